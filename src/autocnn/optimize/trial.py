@@ -1,0 +1,66 @@
+"""The two records that cross the optimizer boundary: what it asks for and what it is told.
+
+Both hold plain Python values only (never numpy scalars), so they can be written to SQLite or
+JSON and sent to another process as they are. HpBandSter breaks exactly there
+(``TypeError: Object of type int64 is not JSON serializable``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Status values of a finished evaluation.
+OK = "ok"  # trained to its budget; ``loss`` is meaningful
+DIVERGED = "diverged"  # NaN/inf loss; counted as the worst loss
+FAILED = "failed"  # raised an exception (bad config, OOM, ...); counted as the worst loss
+CRASHED = "crashed"  # the worker died (killed, segfault); counted as the worst loss
+STATUSES = (OK, DIVERGED, FAILED, CRASHED)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One evaluation the optimizer wants: train ``config`` up to ``budget``.
+
+    ``previous_budget`` is the budget this config was last evaluated at (``None`` for a new
+    config); an evaluator that keeps checkpoints continues from there instead of retraining.
+    """
+
+    config_id: int
+    config: dict[str, Any]
+    budget: float
+    previous_budget: float | None = None
+    bracket: int = 0
+    stage: int = 0
+    model_based: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Result:
+    """What an evaluation returns. ``loss`` is minimised; failures carry ``math.inf``."""
+
+    status: str
+    loss: float = math.inf
+    metrics: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    seconds: float = 0.0
+    # Epochs actually trained for this evaluation (less than the budget when continued).
+    cost: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown status {self.status!r}; expected one of {STATUSES}")
+        self.loss = float(self.loss)
+        if self.status != OK or math.isnan(self.loss):
+            self.loss = math.inf if self.status != OK or math.isnan(self.loss) else self.loss
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
