@@ -56,7 +56,7 @@ class Result:
             raise ValueError(f"unknown status {self.status!r}; expected one of {STATUSES}")
         self.loss = float(self.loss)
         if self.status != OK or math.isnan(self.loss):
-            self.loss = math.inf if self.status != OK or math.isnan(self.loss) else self.loss
+            self.loss = math.inf  # a failure ranks below every finished evaluation
 
     @property
     def ok(self) -> bool:
