@@ -1,0 +1,67 @@
+"""Datasets as in-memory uint8 tensors: named sets (KMNIST, K49, kmnist10k) and users' own files.
+
+The bottom of the pipeline (data -> space -> model -> train -> optimize): nothing here imports a
+higher package. ``load`` reads a dataset part once per process; ``train_val_split`` and
+``stratified_subset`` cut it reproducibly; ``dataset_status`` says which official files are
+where; ``synthetic`` writes learnable stand-ins for tests.
+
+Example::
+
+    >>> from autocnn import data
+    >>> train = data.load("kmnist10k", "train", data_dir="../shared/data")
+    >>> fit, val = data.train_val_split(train, val_fraction=0.2, seed=0)
+    >>> quarter = data.stratified_subset(fit, 0.25, seed=0)
+"""
+
+from __future__ import annotations
+
+from autocnn.data.files import cache_dir, md5_file, verify_file
+from autocnn.data.imageset import ImageSet
+from autocnn.data.loading import clear_cache, load
+from autocnn.data.registry import (
+    DATASETS,
+    OFFICIAL_FILES,
+    DatasetSpec,
+    FileStatus,
+    OfficialFile,
+    dataset_status,
+    fetch,
+    known_names,
+)
+from autocnn.data.splits import (
+    BalanceSummary,
+    class_balance_summary,
+    stratified_subset,
+    train_val_split,
+)
+from autocnn.data.synthetic import (
+    synthetic_imageset,
+    write_idx,
+    write_synthetic,
+    write_tiny_kmnist,
+)
+
+__all__ = [
+    "DATASETS",
+    "OFFICIAL_FILES",
+    "BalanceSummary",
+    "DatasetSpec",
+    "FileStatus",
+    "ImageSet",
+    "OfficialFile",
+    "cache_dir",
+    "class_balance_summary",
+    "clear_cache",
+    "dataset_status",
+    "fetch",
+    "known_names",
+    "load",
+    "md5_file",
+    "stratified_subset",
+    "synthetic_imageset",
+    "train_val_split",
+    "verify_file",
+    "write_idx",
+    "write_synthetic",
+    "write_tiny_kmnist",
+]

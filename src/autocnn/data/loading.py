@@ -1,0 +1,234 @@
+"""``load``: one entry point from a dataset name to an in-memory :class:`ImageSet`.
+
+Every worker process of a BOHB run calls ``load`` for each evaluation, so loaded sets are kept
+in a small per-process cache keyed by the files' (resolved path, size, mtime): a repeated call
+returns the same object at the cost of a few ``stat`` calls, and a rewritten file is re-read.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from pathlib import Path
+
+import numpy as np
+
+from autocnn.data.files import file_key
+from autocnn.data.imageset import ImageSet
+from autocnn.data.readers import as_labels, read_idx, read_npz, to_imageset
+from autocnn.data.registry import (
+    KMNIST10K_TRAIN_PER_CLASS,
+    PARTS,
+    ensure_file,
+    get_spec,
+)
+from autocnn.errors import DataError
+
+_CACHE_SIZE = 8  # K49 train is ~180 MB; a handful of sets is plenty per worker
+_cache: OrderedDict[Hashable, ImageSet] = OrderedDict()
+
+
+def clear_cache() -> None:
+    """Forget every set loaded in this process."""
+    _cache.clear()
+
+
+def _cached(key: Hashable, build: Callable[[], ImageSet]) -> ImageSet:
+    if key in _cache:
+        _cache.move_to_end(key)
+        return _cache[key]
+    data = build()
+    _cache[key] = data
+    while len(_cache) > _CACHE_SIZE:
+        _cache.popitem(last=False)
+    return data
+
+
+def load(
+    name: str, part: str = "train", data_dir: str | os.PathLike | None = None, download: bool = True
+) -> ImageSet:
+    """Load part ``"train"`` or ``"test"`` of a dataset into memory.
+
+    ``name`` is a registered set (``"kmnist"``, ``"k49"``, ``"kmnist10k"``), ``"npz:PATH"`` (an
+    .npz with ``x_train, y_train, x_test, y_test`` or just ``x, y``; or a folder / folder/prefix
+    of ``<prefix>-{train,test}-{imgs,labels}.npz`` holding ``arr_0``) or ``"idx:DIR"`` (MNIST
+    IDX files, optionally gzipped). Official files are md5-checked and downloaded if missing.
+
+    Example::
+
+        >>> train = load("kmnist10k", "train", data_dir="../shared/data")
+        >>> len(train), train.input_shape, train.n_classes
+        (8000, (1, 28, 28), 10)
+    """
+    if part not in PARTS:
+        raise DataError(f"unknown part {part!r} of dataset {name!r}; use 'train' or 'test'.")
+    if name.startswith("npz:"):
+        return _load_npz(name, Path(name[4:]).expanduser(), part)
+    if name.startswith("idx:"):
+        return _load_idx(name, Path(name[4:]).expanduser(), part)
+    spec = get_spec(name)
+    paths = [ensure_file(f, data_dir, download) for f in spec.parts[part]]
+    key = (name, part, *(file_key(p) for p in paths))
+
+    def build() -> ImageSet:
+        images_path, labels_path = paths
+        x = read_npz(images_path, ("arr_0",))["arr_0"]
+        y = read_npz(labels_path, ("arr_0",))["arr_0"]
+        where = f"{images_path} / {labels_path.name}"
+        if name == "kmnist10k":
+            y_checked = as_labels(y, len(x), where, spec.n_classes).numpy()
+            index = kmnist10k_index(y_checked, part)
+            x, y = x[index], y[index]
+        return to_imageset(x, y, where, spec.n_classes, f"{name}:{part}")
+
+    return _cached(key, build)
+
+
+def kmnist10k_index(labels: np.ndarray, part: str) -> np.ndarray:
+    """Indices (file order) of part ``part`` of kmnist10k in the official KMNIST test labels.
+
+    Per class, its first 800 images in file order are "train" and the rest (200) "test".
+    """
+    chosen = []
+    for c in range(int(labels.max()) + 1):
+        of_class = np.flatnonzero(labels == c)
+        head, tail = of_class[:KMNIST10K_TRAIN_PER_CLASS], of_class[KMNIST10K_TRAIN_PER_CLASS:]
+        chosen.append(head if part == "train" else tail)
+    return np.sort(np.concatenate(chosen))
+
+
+def _load_npz(name: str, path: Path, part: str) -> ImageSet:
+    if path.is_file():
+        return _load_npz_file(name, path, part)
+    folder, prefix = _npz_prefix(path)
+    files = {
+        p: (folder / f"{prefix}-{p}-imgs.npz", folder / f"{prefix}-{p}-labels.npz") for p in PARTS
+    }
+    images_path, labels_path = files[part]
+    for f in files[part]:
+        if not f.is_file():
+            raise DataError(f"{f}: file not found; {name} has no {part} part (expected {f.name}).")
+    label_files = [lab for _, lab in files.values() if lab.is_file()]
+    key = (
+        "npz",
+        str(folder.resolve()),
+        prefix,
+        part,
+        file_key(images_path),
+        *map(file_key, label_files),
+    )
+
+    def build() -> ImageSet:
+        labels = {f: read_npz(f, ("arr_0",))["arr_0"] for f in label_files}
+        n_classes = _n_classes(list(labels.values()))
+        x, y = read_npz(images_path, ("arr_0",))["arr_0"], labels[labels_path]
+        return to_imageset(x, y, f"{images_path} / {labels_path.name}", n_classes, f"{name}:{part}")
+
+    return _cached(key, build)
+
+
+def _npz_prefix(path: Path) -> tuple[Path, str]:
+    """(folder, prefix) for ``npz:DIR`` (the one prefix in DIR) or ``npz:DIR/PREFIX``."""
+    if not path.is_dir():
+        if any((path.parent / f"{path.name}-{p}-imgs.npz").is_file() for p in PARTS):
+            return path.parent, path.name
+        raise DataError(
+            f"{path}: not found. npz:PATH takes an .npz file, a folder holding "
+            "<prefix>-{train,test}-{imgs,labels}.npz, or FOLDER/PREFIX."
+        )
+    prefixes = sorted(
+        {f.name.rsplit(f"-{p}-imgs.npz", 1)[0] for p in PARTS for f in path.glob(f"*-{p}-imgs.npz")}
+    )
+    if len(prefixes) == 1:
+        return path, prefixes[0]
+    if not prefixes:
+        raise DataError(
+            f"{path}: no <prefix>-train-imgs.npz or <prefix>-test-imgs.npz in this folder."
+        )
+    raise DataError(
+        f"{path}: holds several datasets ({', '.join(prefixes)}); name one, e.g. "
+        f"npz:{path / prefixes[0]}."
+    )
+
+
+def _load_npz_file(name: str, path: Path, part: str) -> ImageSet:
+    key = ("npz-file", part, file_key(path))
+
+    def build() -> ImageSet:
+        arrays = read_npz(path)
+        if {"x_train", "y_train"} <= arrays.keys():
+            x_key, y_key = f"x_{part}", f"y_{part}"
+            if x_key not in arrays or y_key not in arrays:
+                raise DataError(
+                    f"{path}: has x_train/y_train but no {x_key}/{y_key}; save all four arrays "
+                    "(np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...))."
+                )
+            label_keys = [k for k in ("y_train", "y_test") if k in arrays]
+        elif {"x", "y"} <= arrays.keys():
+            if part == "test":
+                raise DataError(
+                    f"{path}: holds only x, y (a train part) and no test part. Save x_train, "
+                    "y_train, x_test, y_test to have one, or give the test set separately."
+                )
+            x_key, y_key, label_keys = "x", "y", ["y"]
+        else:
+            raise DataError(
+                f"{path}: expected arrays x_train, y_train, x_test, y_test (or x, y); it holds "
+                f"{', '.join(arrays) or 'nothing'}."
+            )
+        n_classes = _n_classes([arrays[k] for k in label_keys])
+        return to_imageset(
+            arrays[x_key], arrays[y_key], f"{path} [{x_key}, {y_key}]", n_classes, f"{name}:{part}"
+        )
+
+    return _cached(key, build)
+
+
+# IDX file names per part; MNIST mirrors use both "-idx3-" and ".idx3-".
+_IDX_STEMS = {"train": ("train",), "test": ("t10k", "test")}
+
+
+def _idx_file(folder: Path, part: str, kind: str) -> Path | None:
+    rank = 3 if kind == "images" else 1
+    for stem in _IDX_STEMS[part]:
+        for sep in ("-", "."):
+            for suffix in ("", ".gz"):
+                candidate = folder / f"{stem}-{kind}{sep}idx{rank}-ubyte{suffix}"
+                if candidate.is_file():
+                    return candidate
+    return None
+
+
+def _load_idx(name: str, folder: Path, part: str) -> ImageSet:
+    if not folder.is_dir():
+        raise DataError(
+            f"{folder}: not a folder; idx:DIR takes a folder of MNIST-format IDX files."
+        )
+    images_path = _idx_file(folder, part, "images")
+    labels_path = _idx_file(folder, part, "labels")
+    if images_path is None or labels_path is None:
+        stem = _IDX_STEMS[part][0]
+        raise DataError(
+            f"{folder}: no {part} part; expected {stem}-images-idx3-ubyte[.gz] and "
+            f"{stem}-labels-idx1-ubyte[.gz]."
+        )
+    label_files = [p for q in PARTS if (p := _idx_file(folder, q, "labels")) is not None]
+    key = ("idx", part, file_key(images_path), *map(file_key, label_files))
+
+    def build() -> ImageSet:
+        n_classes = _n_classes([read_idx(f) for f in label_files])
+        x, y = read_idx(images_path), read_idx(labels_path)
+        return to_imageset(x, y, f"{images_path} / {labels_path.name}", n_classes, f"{name}:{part}")
+
+    return _cached(key, build)
+
+
+def _n_classes(label_arrays: list[np.ndarray]) -> int | None:
+    """Classes of a user's dataset: the largest label in any of its parts, plus one."""
+    tops = [
+        int(y.max())
+        for y in label_arrays
+        if y.ndim == 1 and len(y) and np.issubdtype(y.dtype, np.integer)
+    ]  # malformed arrays are reported by to_imageset with their file name
+    return max(tops) + 1 if tops else None

@@ -1,0 +1,124 @@
+"""Stratified, seeded splits and subsets, and a summary of class imbalance.
+
+``stratified_subset`` is used as a fidelity (train on a fraction of the data), so its subsets are
+*nested*: each class is shuffled once per seed and a fraction takes a prefix of that order, so
+the images seen at a small fraction are all still there at a larger one. Indices are returned in
+file order so a split does not depend on how the classes interleave.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from autocnn.data.imageset import ImageSet
+from autocnn.errors import DataError
+
+
+def _class_orders(data: ImageSet, seed: int) -> list[np.ndarray]:
+    """Per class, its indices in a random order fixed by (seed, class) alone."""
+    labels = data.y.numpy()
+    orders = []
+    for c in range(data.n_classes):
+        of_class = np.flatnonzero(labels == c)
+        rng = np.random.default_rng([seed, c])  # independent of the other classes and sizes
+        orders.append(of_class[rng.permutation(len(of_class))])
+    return orders
+
+
+def _count(n: int, fraction: float) -> int:
+    return math.floor(n * fraction + 0.5)  # round half up: monotone in fraction
+
+
+def train_val_split(
+    data: ImageSet, val_fraction: float = 0.2, seed: int = 0
+) -> tuple[ImageSet, ImageSet]:
+    """Split ``data`` into (train, validation), stratified by class and fixed by ``seed``.
+
+    Every class with at least 2 images has at least one in each part.
+
+    Example::
+
+        >>> train, val = train_val_split(load("kmnist10k"), val_fraction=0.2, seed=0)
+        >>> len(train), len(val)
+        (6400, 1600)
+    """
+    if not 0.0 < val_fraction < 1.0:
+        raise DataError(f"val_fraction must be between 0 and 1 (exclusive), got {val_fraction}.")
+    train_idx, val_idx = [], []
+    for order in _class_orders(data, seed):
+        n = len(order)
+        n_val = min(max(_count(n, val_fraction), 1), n - 1) if n >= 2 else 0
+        val_idx.append(order[:n_val])
+        train_idx.append(order[n_val:])
+    return (
+        data.subset(np.sort(np.concatenate(train_idx))),
+        data.subset(np.sort(np.concatenate(val_idx))),
+    )
+
+
+def stratified_subset(data: ImageSet, fraction: float, seed: int = 0) -> ImageSet:
+    """A stratified ``fraction`` of ``data`` (at least one image per present class), nested in it.
+
+    For one seed, the subset at ``fraction`` is contained in the subset at any larger fraction.
+
+    Example::
+
+        >>> small, large = (stratified_subset(train, f, seed=1) for f in (0.1, 0.5))
+        >>> set(small_indices) <= set(large_indices)  # nested
+        True
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise DataError(f"fraction must be in (0, 1], got {fraction}.")
+    if fraction == 1.0:
+        return data
+    chosen = [order[: max(_count(len(order), fraction), 1)] for order in _class_orders(data, seed)]
+    return data.subset(np.sort(np.concatenate(chosen)))
+
+
+@dataclass(frozen=True)
+class BalanceSummary:
+    """How unequal the class sizes are.
+
+    ``ratio`` is largest / smallest class (``inf`` with an empty class); a class is
+    under-represented when it has fewer than half the mean number of images.
+    """
+
+    n_classes: int
+    total: int
+    min_count: int
+    max_count: int
+    mean_count: float
+    ratio: float
+    n_under_represented: int
+    n_empty: int
+
+    @property
+    def is_balanced(self) -> bool:
+        return self.ratio <= 1.5
+
+
+def class_balance_summary(counts: np.ndarray | list[int]) -> BalanceSummary:
+    """Summarise class counts, e.g. from :meth:`ImageSet.class_counts`.
+
+    Example::
+
+        >>> class_balance_summary([100, 100, 10]).n_under_represented
+        1
+    """
+    counts = np.asarray(counts, dtype=np.int64).reshape(-1)
+    if counts.size == 0:
+        raise DataError("class_balance_summary: no classes.")
+    lo, hi, mean = int(counts.min()), int(counts.max()), float(counts.mean())
+    return BalanceSummary(
+        n_classes=int(counts.size),
+        total=int(counts.sum()),
+        min_count=lo,
+        max_count=hi,
+        mean_count=mean,
+        ratio=hi / lo if lo > 0 else math.inf,
+        n_under_represented=int((counts < 0.5 * mean).sum()),
+        n_empty=int((counts == 0).sum()),
+    )

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from autocnn.data import (
+    ImageSet,
+    class_balance_summary,
+    stratified_subset,
+    synthetic_imageset,
+    train_val_split,
+)
+from autocnn.errors import DataError
+
+
+def indexed_set(counts):
+    """An ImageSet whose image i carries its own index, so subsets can be traced back."""
+    y = np.repeat(np.arange(len(counts)), counts)
+    y = y[np.random.default_rng(1).permutation(len(y))]
+    x = torch.arange(len(y), dtype=torch.int64)
+    pixels = torch.stack([x % 256, x // 256], 1).to(torch.uint8).reshape(-1, 1, 1, 2)
+    return ImageSet(pixels, torch.from_numpy(y), len(counts))
+
+
+def ids(data):
+    x = data.x.reshape(-1, 2).to(torch.int64)
+    return (x[:, 0] + 256 * x[:, 1]).tolist()
+
+
+COUNTS = [300, 120, 40, 7, 2, 1]
+
+
+def test_train_val_split_is_stratified_disjoint_and_complete():
+    data = indexed_set(COUNTS)
+    train, val = train_val_split(data, val_fraction=0.25, seed=3)
+    assert not set(ids(train)) & set(ids(val))
+    assert sorted(ids(train) + ids(val)) == list(range(len(data)))
+    assert val.class_counts().tolist() == [75, 30, 10, 2, 1, 0]
+    assert train.class_counts().tolist() == [225, 90, 30, 5, 1, 1]
+    assert ids(train) == sorted(ids(train))  # file order kept
+
+
+def test_train_val_split_is_seeded():
+    data = indexed_set(COUNTS)
+    a, b, c = (ids(train_val_split(data, 0.2, seed=s)[1]) for s in (0, 0, 1))
+    assert a == b and a != c
+
+
+def test_train_val_split_bad_fraction():
+    with pytest.raises(DataError, match="val_fraction"):
+        train_val_split(indexed_set(COUNTS), val_fraction=1.0)
+
+
+def test_stratified_subset_is_nested_and_keeps_every_class():
+    data = indexed_set(COUNTS)
+    fractions = [0.01, 0.1, 0.3, 0.5, 0.9]
+    subsets = [set(ids(stratified_subset(data, f, seed=7))) for f in fractions]
+    for small, large in itertools.pairwise(subsets):
+        assert small < large
+    tiny = stratified_subset(data, 0.01, seed=7)
+    assert tiny.class_counts().tolist() == [3, 1, 1, 1, 1, 1]
+    half = stratified_subset(data, 0.5, seed=7)
+    assert half.class_counts().tolist() == [150, 60, 20, 4, 1, 1]
+    assert stratified_subset(data, 1.0, seed=7) is data
+
+
+def test_stratified_subset_is_seeded():
+    data = indexed_set(COUNTS)
+    a, b, c = (ids(stratified_subset(data, 0.3, seed=s)) for s in (4, 4, 5))
+    assert a == b and a != c
+
+
+def test_subset_keeps_images_with_their_labels():
+    data = synthetic_imageset(100, n_classes=5, seed=0)
+    index = [5, 0, 99, 5]
+    sub = data.subset(index)
+    assert torch.equal(sub.x, data.x[index]) and torch.equal(sub.y, data.y[index])
+    assert sub.n_classes == 5 and sub.x.is_contiguous()
+
+
+def test_class_balance_summary():
+    s = class_balance_summary([1000, 900, 100, 30])
+    assert (s.min_count, s.max_count, s.total, s.n_classes) == (30, 1000, 2030, 4)
+    assert s.ratio == pytest.approx(1000 / 30)
+    assert s.n_under_represented == 2 and s.n_empty == 0 and not s.is_balanced
+    balanced = class_balance_summary([800] * 10)
+    assert balanced.ratio == 1.0 and balanced.is_balanced
+    assert math.isinf(class_balance_summary([5, 0]).ratio)
