@@ -1,0 +1,120 @@
+"""The extended search space: the 2019 study's "possible improvements", made searchable.
+
+Architecture::
+
+    INPUT -> [ (CONV -> BN? -> RELU) x n_convs (+ residual shortcut?) -> MAXPOOL ] x n_stages
+          -> (global average pool | flatten) -> [DROPOUT -> FC -> RELU] x n_fc_layers
+          -> DROPOUT -> OUTPUT
+
+1-4 stages of 1-3 convolutions each; the first stage's width is absolute, later stages multiply
+the previous width. Training adds tensor-side affine augmentation, random erasing, an LR schedule
+and label smoothing to the seed's optimizer settings. Like the seed space it has no forbidden
+clauses: the builder keeps every configuration valid (see :func:`autocnn.model.build_model`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ConfigSpace import (
+    Categorical,
+    ConfigurationSpace,
+    EqualsCondition,
+    Float,
+    GreaterThanCondition,
+    Integer,
+)
+
+MAX_STAGES = 4
+
+# The hand-designed VGG-style reference net (98.6-98.8 % on kmnist10k in ~3 CPU minutes):
+# 2 stages x 2 conv-BN-ReLU with 32/64 channels, 2x2 max-pool after each stage, flatten ->
+# FC 128 -> 10, affine augmentation, one-cycle AdamW.
+EXTENDED_DEFAULT: dict[str, Any] = {
+    "n_stages": 2,
+    "stage1_n_convs": 2,
+    "stage1_channels": 32,
+    "stage2_n_convs": 2,
+    "stage2_channel_multiplier": 2.0,
+    "kernel_size": 3,
+    "batchnorm": True,
+    "residual": False,
+    "head": "flatten",
+    "n_fc_layers": 1,
+    "fc_units": 128,
+    "dropout_rate": 0.25,
+    "optimizer": "adamw",
+    "learning_rate": 3e-3,
+    "weight_decay": 1e-2,
+    "batch_size": 128,
+    "lr_schedule": "onecycle",
+    "label_smoothing": 0.0,
+    "augment": "affine",
+    "aug_rotate": 10.0,
+    "aug_translate": 0.1,
+    "aug_scale": 0.1,
+    "aug_erasing": 0.0,
+}
+
+
+def extended_space(seed: int | None = None) -> ConfigurationSpace:
+    """Build the extended space.
+
+    Example:
+        >>> space = extended_space(seed=0)
+        >>> dict(space.get_default_configuration())["n_stages"]
+        2
+    """
+    space = ConfigurationSpace(name="extended", seed=seed)
+    d = EXTENDED_DEFAULT
+    n_stages = Integer("n_stages", (1, MAX_STAGES), default=d["n_stages"])
+    hps: list = [n_stages]
+    conditions: list = []
+    for s in range(1, MAX_STAGES + 1):
+        n_convs = Integer(f"stage{s}_n_convs", (1, 3), default=2)
+        if s == 1:
+            width = Integer("stage1_channels", (8, 64), log=True, default=d["stage1_channels"])
+        else:  # the builder clamps the product to [8, 96] channels
+            width = Float(f"stage{s}_channel_multiplier", (1.0, 2.0), default=2.0)
+            conditions += [GreaterThanCondition(hp, n_stages, s - 1) for hp in (n_convs, width)]
+        hps += [n_convs, width]
+
+    n_fc = Integer("n_fc_layers", (0, 2), default=d["n_fc_layers"])
+    fc_units = Integer("fc_units", (32, 512), log=True, default=d["fc_units"])
+    hps += [
+        Categorical("kernel_size", [3, 5], ordered=True, default=d["kernel_size"]),
+        Categorical("batchnorm", [False, True], default=d["batchnorm"]),
+        Categorical("residual", [False, True], default=d["residual"]),
+        Categorical("head", ["flatten", "gap"], default=d["head"]),
+        n_fc,
+        fc_units,
+        Float("dropout_rate", (0.0, 0.5), default=d["dropout_rate"]),
+    ]
+    conditions.append(GreaterThanCondition(fc_units, n_fc, 0))
+
+    optimizer = Categorical("optimizer", ["adam", "adamw", "sgd"], default=d["optimizer"])
+    momentum = Float("momentum", (0.5, 0.99), default=0.9)
+    augment = Categorical("augment", ["none", "affine"], default=d["augment"])
+    aug = [
+        Float("aug_rotate", (0.0, 30.0), default=d["aug_rotate"]),  # degrees
+        Float("aug_translate", (0.0, 0.2), default=d["aug_translate"]),  # of the image size
+        Float("aug_scale", (0.0, 0.25), default=d["aug_scale"]),
+        Float("aug_erasing", (0.0, 0.5), default=d["aug_erasing"]),  # probability
+    ]
+    lr_range = (1e-4, 0.3)
+    hps += [
+        optimizer,
+        momentum,
+        Float("learning_rate", lr_range, log=True, default=d["learning_rate"]),
+        Float("weight_decay", (1e-6, 1e-1), log=True, default=d["weight_decay"]),
+        Integer("batch_size", (32, 512), log=True, default=d["batch_size"]),
+        Categorical("lr_schedule", ["constant", "cosine", "onecycle"], default=d["lr_schedule"]),
+        Float("label_smoothing", (0.0, 0.2), default=d["label_smoothing"]),
+        augment,
+        *aug,
+    ]
+    conditions.append(EqualsCondition(momentum, optimizer, "sgd"))
+    conditions += [EqualsCondition(hp, augment, "affine") for hp in aug]
+    space.add(hps)
+    space.add(conditions)
+    return space
