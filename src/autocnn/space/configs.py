@@ -112,9 +112,10 @@ def validate_config(config: Mapping[str, Any], space: ConfigurationSpace) -> dic
         active = all(_satisfied(cond, result) for cond in conditions)
         needs = " and ".join(str(cond) for cond in conditions)
         if active and name not in config:
+            why = f", active here because {needs}" if conditions else ""
             raise ConfigError(
-                f"config is missing key {name!r}, active here because {needs}; "
-                f"allowed: {_allowed(hp)}"
+                f"config is missing key {name!r}{why}; allowed: {_allowed(hp)}. Tip: start from "
+                f"a default config (autocnn.space.default_config) and change what you need"
             )
         if not active and name in config:
             raise ConfigError(f"config key {name!r} is inactive here (it needs {needs}); remove it")

@@ -1,0 +1,280 @@
+"""Where evaluations run: in this process, or in a pool of worker processes.
+
+The runner only needs four things from a backend (:class:`Backend`): ``submit`` a trial,
+``wait`` for finished ones, how many workers are free (``n_free``), and ``close``. A Ray or
+cluster backend plugs in with the same interface.
+
+:class:`ProcessBackend` uses the ``spawn`` start method: forking a parent that has already
+started torch's (or OpenMP's) thread pools can deadlock the child, and ``spawn`` behaves the same
+on Linux, macOS and Windows. Its cost, a fresh interpreter per worker (about 2 s with torch), is
+paid once per worker, not per evaluation: the objective is sent once when a worker starts and
+stays there, so per-process caches (the loaded dataset) survive between evaluations.
+
+A worker that dies mid-evaluation (segfault, OOM killer, ``kill -9``) turns its trial into a
+``crashed`` result and is replaced; an objective that raises gives a ``failed`` result with the
+traceback's tail. Either way the run goes on.
+
+Example::
+
+    backend = ProcessBackend(objective, workers=2)
+    backend.submit(trial, run_dir / "trials" / "00000")
+    for trial, result in backend.wait():
+        print(trial.config_id, result.status, result.loss)
+    backend.close()
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import time
+import traceback
+from collections import deque
+from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as wait_for
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from autocnn.optimize.trial import CRASHED, FAILED, Result, Trial
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """The interface the runner drives; implementations decide where evaluations run."""
+
+    @property
+    def n_free(self) -> int:
+        """How many more trials ``submit`` accepts now."""
+        ...
+
+    def submit(self, trial: Trial, workdir: Path) -> None: ...
+
+    def wait(self, timeout: float | None = None) -> list[tuple[Trial, Result]]:
+        """Block until at least one submitted trial finishes (or ``timeout`` s pass)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def evaluate_safely(objective: Any, trial: Trial, workdir: Path) -> Result:
+    """Call ``objective(trial, workdir)``; an exception becomes a ``failed`` Result."""
+    start = time.perf_counter()
+    try:
+        result = objective(trial, workdir)
+        if not isinstance(result, Result):
+            raise TypeError(f"the objective returned {type(result).__name__}, expected a Result")
+        return result
+    except Exception as error:  # the study goes on; the reason is kept in the store
+        tail = "".join(traceback.format_exception(type(error), error, error.__traceback__)[-4:])
+        return Result(
+            FAILED,
+            error=f"{type(error).__name__}: {error}\n{tail.strip()}",
+            seconds=time.perf_counter() - start,
+        )
+
+
+class SerialBackend:
+    """Runs each trial in this process when :meth:`wait` is called (one at a time).
+
+    A crash of the objective (``os._exit``) ends this process too; use :class:`ProcessBackend`
+    when that must not stop the run.
+    """
+
+    def __init__(self, objective: Any) -> None:
+        self.objective = objective
+        self._queue: deque[tuple[Trial, Path]] = deque()
+
+    @property
+    def n_free(self) -> int:
+        return 0 if self._queue else 1
+
+    def submit(self, trial: Trial, workdir: Path) -> None:
+        if self._queue:
+            raise RuntimeError("SerialBackend runs one trial at a time; wait() for it first")
+        self._queue.append((trial, Path(workdir)))
+
+    def wait(self, timeout: float | None = None) -> list[tuple[Trial, Result]]:
+        if not self._queue:
+            return []
+        trial, workdir = self._queue.popleft()
+        return [(trial, evaluate_safely(self.objective, trial, workdir))]
+
+    def worker_of(self, config_id: int) -> str:
+        return "main"
+
+    def close(self) -> None:
+        self._queue.clear()
+
+
+def _limit_torch_threads(threads: int) -> bool:
+    """``torch.set_num_threads(threads)`` if torch is imported in this process (True then)."""
+    torch = sys.modules.get("torch")
+    if torch is None or not hasattr(torch, "set_num_threads"):
+        return False
+    torch.set_num_threads(threads)
+    return True
+
+
+def _worker_main(objective: Any, connection: Connection, threads: int) -> None:
+    """A worker process: set its thread budget, then evaluate tasks until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
+    # torch sizes its thread pool from OMP_NUM_THREADS when it is imported, so an objective that
+    # imports torch later gets the limit without every worker paying ~2 s for the import now.
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = str(threads)
+    torch_limited = _limit_torch_threads(threads)
+    while True:
+        try:
+            task = connection.recv()
+        except (EOFError, OSError):  # the runner is gone
+            return
+        if task is None:
+            return
+        task_id, trial, workdir = task
+        result = evaluate_safely(objective, trial, Path(workdir))
+        torch_limited = torch_limited or _limit_torch_threads(threads)
+        try:
+            connection.send((task_id, result))
+        except (BrokenPipeError, OSError):
+            return
+        except Exception as error:  # e.g. metrics that cannot be pickled
+            connection.send(
+                (
+                    task_id,
+                    Result(
+                        FAILED, error=f"cannot send the result: {error}", seconds=result.seconds
+                    ),
+                )
+            )
+
+
+class _Worker:
+    def __init__(self, context: Any, objective: Any, threads: int, index: int) -> None:
+        self.connection, child_end = context.Pipe(duplex=True)
+        self.process = context.Process(
+            target=_worker_main,
+            args=(objective, child_end, threads),
+            name=f"autocnn-worker-{index}",
+            daemon=True,
+        )
+        self.process.start()
+        child_end.close()
+        self.name = f"worker-{index}"
+        self.task: tuple[int, Trial, float] | None = None  # (task id, trial, submitted)
+
+
+class ProcessBackend:
+    """``workers`` processes, each evaluating one trial at a time.
+
+    Each worker sets ``torch.set_num_threads(max(1, os.cpu_count() // workers))`` so the
+    workers together use the machine's cores without oversubscribing them.
+    """
+
+    def __init__(
+        self,
+        objective: Any,
+        workers: int = 2,
+        *,
+        start_method: str = "spawn",
+        threads_per_worker: int | None = None,
+    ) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.objective = objective
+        self.threads = threads_per_worker or max(1, (os.cpu_count() or 1) // workers)
+        self._context = multiprocessing.get_context(start_method)
+        self._started = 0
+        self._workers = [self._start_worker() for _ in range(workers)]
+        self._next_task = 0
+        self._assigned: dict[int, str] = {}
+        self.n_replaced = 0
+
+    def _start_worker(self) -> _Worker:
+        self._started += 1
+        return _Worker(self._context, self.objective, self.threads, self._started - 1)
+
+    @property
+    def n_free(self) -> int:
+        return sum(worker.task is None for worker in self._workers)
+
+    def submit(self, trial: Trial, workdir: Path) -> None:
+        worker = next((w for w in self._workers if w.task is None), None)
+        if worker is None:
+            raise RuntimeError("no free worker; wait() for a result first")
+        self._next_task += 1
+        worker.task = (self._next_task, trial, time.perf_counter())
+        self._assigned[trial.config_id] = worker.name
+        worker.connection.send((self._next_task, trial, str(workdir)))
+
+    def worker_of(self, config_id: int) -> str | None:
+        """Name of the worker that ran (or runs) the config's latest evaluation."""
+        return self._assigned.get(config_id)
+
+    def wait(self, timeout: float | None = None) -> list[tuple[Trial, Result]]:
+        busy = [w for w in self._workers if w.task is not None]
+        if not busy:
+            return []
+        handles = [w.connection for w in busy] + [w.process.sentinel for w in busy]
+        ready = set(wait_for(handles, timeout))
+        finished: list[tuple[Trial, Result]] = []
+        for worker in busy:
+            if worker.connection in ready or worker.connection.poll():
+                try:
+                    task_id, result = worker.connection.recv()
+                except (EOFError, OSError):
+                    finished.append(self._replace_crashed(worker))
+                    continue
+                assert worker.task is not None and worker.task[0] == task_id
+                finished.append((worker.task[1], result))
+                worker.task = None
+            elif worker.process.sentinel in ready:
+                finished.append(self._replace_crashed(worker))
+        return finished
+
+    def _replace_crashed(self, worker: _Worker) -> tuple[Trial, Result]:
+        assert worker.task is not None
+        trial = worker.task[1]
+        worker.process.join(timeout=5)
+        code = worker.process.exitcode
+        if code is not None and code < 0:
+            reason = f"killed by {signal.Signals(-code).name}"
+        else:
+            reason = f"exit code {code}"
+        error = (
+            f"{worker.name} died while evaluating config {trial.config_id} at budget "
+            f"{trial.budget:g} ({reason}); the worker was replaced"
+        )
+        result = Result(CRASHED, error=error, seconds=time.perf_counter() - worker.task[2])
+        worker.connection.close()
+        index = self._workers.index(worker)
+        self._workers[index] = self._start_worker()
+        self.n_replaced += 1
+        return trial, result
+
+    def close(self) -> None:
+        """Stop the workers; ones still evaluating are terminated."""
+        for worker in self._workers:
+            try:
+                worker.connection.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+        deadline = time.monotonic() + 2.0
+        for worker in self._workers:
+            if worker.task is None:
+                worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
+            if worker.process.is_alive():
+                worker.process.terminate()
+                worker.process.join(timeout=2)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
+            worker.connection.close()
+        self._workers = []
+
+    def __enter__(self) -> ProcessBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

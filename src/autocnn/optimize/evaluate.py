@@ -1,0 +1,149 @@
+"""The real objective: train a config on a dataset up to a budget, return its validation error.
+
+This is the only place where ``optimize`` touches ``train``. A :class:`TrainingObjective` is a small
+picklable value (dataset name, fidelity, seeds); each worker process loads and splits the data once
+and keeps it in a per-process cache, so an evaluation costs only its training.
+
+Fidelities (what a budget ``b`` in ``[min_budget, max_budget]`` means):
+
+- ``epochs`` (default): train ``b`` epochs on all training data. The LR schedule's horizon is
+  ``max_budget``, so a run of ``b`` epochs is an exact prefix of a run of ``b' > b`` epochs
+  and a promoted config continues from its checkpoint instead of retraining.
+- ``data``: train ``epochs`` epochs on a stratified, nested subset holding ``b / max_budget``
+  of the training data (the seed's "data-subset fidelity"). No continuation: the data differs.
+- ``both``: ``r = b / max_budget``; data fraction ``sqrt(r)`` and ``epochs * sqrt(r)`` epochs,
+  so the cost still grows linearly with the budget. No continuation.
+
+The test part of a dataset is never loaded here: search sees train and validation only.
+
+Example::
+
+    objective = TrainingObjective("kmnist10k", data_dir="../shared/data/kmnist", max_budget=9)
+    trial = Trial(config_id=0, config=default_config("seed"), budget=1)
+    result = objective(trial, Path("trials/00000"))
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from autocnn import data
+from autocnn.optimize.trial import DIVERGED, FAILED, OK, Result, Trial
+
+FIDELITIES = ("epochs", "data", "both")
+METRICS = ("balanced_accuracy", "accuracy")
+
+# Per-process cache: (dataset, data_dir, val_fraction, split_seed) -> (train, validation).
+_SPLITS: dict[tuple, tuple[data.ImageSet, data.ImageSet]] = {}
+
+
+def checkpoint_path(workdir: Path, budget: float) -> Path:
+    """Where the model trained up to ``budget`` is kept (``budget-3.pt``, ``budget-0.5.pt``)."""
+    return Path(workdir) / f"budget-{budget:g}.pt"
+
+
+@dataclass(frozen=True)
+class TrainingObjective:
+    """Train ``trial.config`` on ``dataset`` to ``trial.budget``; loss = 1 - validation metric."""
+
+    dataset: str
+    data_dir: str | None = None
+    max_budget: float = 9.0
+    fidelity: str = "epochs"
+    epochs: float = 0.0  # with fidelity "data"/"both": epochs at the full budget (0 -> max_budget)
+    val_fraction: float = 0.2
+    split_seed: int = 0
+    seed: int = 0
+    metric: str = "balanced_accuracy"
+    continue_training: bool = True
+    keep_checkpoints: bool = True
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.fidelity not in FIDELITIES:
+            raise ValueError(f"fidelity must be one of {FIDELITIES}, got {self.fidelity!r}")
+        if self.metric not in METRICS:
+            raise ValueError(f"metric must be one of {METRICS}, got {self.metric!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def splits(self) -> tuple[data.ImageSet, data.ImageSet]:
+        """The train/validation split, loaded once per process."""
+        key = (self.dataset, self.data_dir, self.val_fraction, self.split_seed)
+        if key not in _SPLITS:
+            full = data.load(self.dataset, "train", data_dir=self.data_dir)
+            _SPLITS[key] = data.train_val_split(full, self.val_fraction, seed=self.split_seed)
+        return _SPLITS[key]
+
+    def plan(self, budget: float) -> tuple[float, float]:
+        """(epochs, data fraction) that a budget buys under this fidelity."""
+        ratio = min(1.0, budget / self.max_budget)
+        full_epochs = self.epochs or self.max_budget
+        if self.fidelity == "epochs":
+            return budget, 1.0
+        if self.fidelity == "data":
+            return full_epochs, ratio
+        return full_epochs * math.sqrt(ratio), math.sqrt(ratio)
+
+    def __call__(self, trial: Trial, workdir: Path) -> Result:
+        start = time.perf_counter()
+        try:
+            return self._evaluate(trial, Path(workdir), start)
+        except Exception as error:  # a broken config must not stop the study
+            tail = "".join(traceback.format_exception(error)[-3:]).strip()
+            return Result(
+                FAILED,
+                error=f"{type(error).__name__}: {error}\n{tail}",
+                seconds=time.perf_counter() - start,
+            )
+
+    def _evaluate(self, trial: Trial, workdir: Path, start: float) -> Result:
+        from autocnn.train import train  # heavy import (torch) only where training happens
+
+        train_set, val_set = self.splits()
+        epochs, fraction = self.plan(trial.budget)
+        if fraction < 1.0:
+            train_set = data.stratified_subset(train_set, fraction, seed=self.split_seed)
+
+        resume_from = None
+        continued_from = 0.0
+        if self.continue_training and self.fidelity == "epochs" and trial.previous_budget:
+            previous = checkpoint_path(workdir, trial.previous_budget)
+            if previous.exists():
+                resume_from, continued_from = previous, trial.previous_budget
+        workdir.mkdir(parents=True, exist_ok=True)
+        save_to = checkpoint_path(workdir, trial.budget) if self.keep_checkpoints else None
+
+        result = train(
+            trial.config,
+            train_set,
+            val_set,
+            epochs=epochs,
+            horizon=self.max_budget if self.fidelity == "epochs" else epochs,
+            seed=self.seed,
+            resume_from=resume_from,
+            save_to=save_to,
+            device=self.device,
+        )
+        if resume_from is not None and save_to is not None:
+            resume_from.unlink(missing_ok=True)  # the longer checkpoint supersedes it
+        metrics = result.to_dict()
+        metrics.update(epochs=epochs, data_fraction=fraction, continued_from=continued_from)
+        seconds = time.perf_counter() - start
+        cost = (epochs - continued_from) * fraction
+        if result.status != "ok":
+            return Result(
+                DIVERGED,
+                metrics=metrics,
+                error=result.error or "diverged",
+                seconds=seconds,
+                cost=cost,
+            )
+        score = result.val_balanced_acc if self.metric == "balanced_accuracy" else result.val_acc
+        return Result(OK, loss=1.0 - score, metrics=metrics, seconds=seconds, cost=cost)

@@ -1,0 +1,412 @@
+"""Drive an ask/tell optimizer with a backend, record it all in the run store, resume after a kill.
+
+The loop: ask the optimizer until it has nothing to run or every worker is busy, submit, wait for
+the next finished evaluation, write its result to the store FIRST and only then tell the
+optimizer. Because every ask and tell is logged in order, a resumed run replays the log into a
+freshly built optimizer (same settings, same seed) and reaches exactly the state the killed run
+had: finished evaluations are kept and never re-run; evaluations that were running are submitted
+again.
+
+Stopping: the run ends when the optimizer is finished, when ``max_evaluations`` evaluations exist
+in the run (resumed parts included), or after ``time_limit`` seconds of this call. On a limit no
+new evaluation is started, and the running ones are allowed to finish and are recorded.
+
+Example::
+
+    optimizer = make_optimizer("bohb", space, min_budget=1, max_budget=9, seed=0)
+    summary = run_optimizer(optimizer, objective, Path("runs/kmnist"), workers=2,
+                            time_limit=3600, settings={"method": "bohb", "seed": 0})
+    print(summary.stopped, summary.incumbent)
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autocnn.errors import RunError
+from autocnn.optimize.backends import Backend, ProcessBackend, SerialBackend
+from autocnn.optimize.store import STORE_NAME, Incumbent, Store, StoreSummary, to_plain
+from autocnn.optimize.trial import Result, Trial
+
+EventHook = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class RunSummary:
+    """What :func:`run_optimizer` did; ``stopped`` is finished / max_evaluations / time_limit."""
+
+    run_dir: Path
+    stopped: str
+    n_evaluations: int  # finished evaluations in the run, resumed parts included
+    n_this_call: int  # evaluations finished by this call
+    n_resubmitted: int  # evaluations that were running when an earlier call was killed
+    counts: dict[str, int]
+    incumbent: Incumbent | None
+    seconds: float  # wall time of this call
+
+    @property
+    def best_loss(self) -> float | None:
+        return None if self.incumbent is None else self.incumbent.loss
+
+
+def trial_dir(run_dir: Path, config_id: int) -> Path:
+    """Where a config's evaluations keep their files (checkpoints): ``trials/00042``."""
+    return Path(run_dir) / "trials" / f"{config_id:05d}"
+
+
+def run_optimizer(
+    optimizer: Any,
+    objective: Any,
+    run_dir: Path,
+    *,
+    workers: int = 1,
+    time_limit: float | None = None,
+    max_evaluations: int | None = None,
+    resume: bool = False,
+    on_event: EventHook | None = None,
+    settings: Mapping[str, Any] | None = None,
+    backend: Backend | None = None,
+    prune_checkpoints: bool = True,
+) -> RunSummary:
+    """Run ``optimizer`` on ``objective`` in ``run_dir`` (see the module docstring).
+
+    ``settings`` (method, eta, budgets, seed, dataset, ...) are stored with a new run and must
+    match on ``resume=True``; an optimizer's own ``settings`` mapping (BOHB has one) is stored
+    too, under ``"optimizer"``, and always checked on resume. ``backend`` defaults to
+    in-process for ``workers=1`` and a :class:`ProcessBackend` otherwise.
+    ``on_event(kind, payload)`` receives ``"start"``, ``"submit"``, ``"result"`` and ``"stop"``
+    events for live progress.
+
+    Example::
+
+        summary = run_optimizer(BOHB(space, min_budget=1, max_budget=9), objective,
+                                Path("runs/a"), max_evaluations=50)
+    """
+    if workers < 1:
+        raise RunError(f"workers must be at least 1, got {workers}")
+    started = time.monotonic()
+    run_dir = Path(run_dir)
+    store_path = run_dir / STORE_NAME
+    effective = dict(settings or {})
+    if isinstance(getattr(optimizer, "settings", None), Mapping):  # BOHB knows its own settings
+        effective.setdefault("optimizer", dict(optimizer.settings))
+    if resume:
+        store = Store.open(store_path)
+        try:  # without caller settings, still check what the optimizer says about itself
+            store.check_settings(effective, keys=None if settings is not None else ["optimizer"])
+        except RunError:
+            store.close()
+            raise
+    else:
+        if store_path.exists():
+            raise RunError(
+                f"{run_dir} already holds a run; resume it (--resume) or choose another run folder"
+            )
+        store = Store.open(store_path, create=True, settings=effective)
+    emit = on_event or (lambda kind, payload: None)
+    own_backend = backend is None
+    pruner = _Pruner(optimizer, run_dir) if prune_checkpoints else None
+    try:
+        resubmit = replay(store, optimizer, pruner) if resume else []
+        if pruner is not None and resume:
+            pruner.prune(store.incumbent(), {trial.config_id for _, trial in resubmit})
+        if backend is None:
+            backend = (
+                SerialBackend(objective) if workers == 1 else ProcessBackend(objective, workers)
+            )
+        loop = _Loop(
+            store, optimizer, backend, run_dir, emit, pruner, started, time_limit, max_evaluations
+        )
+        emit(
+            "start",
+            {
+                "resumed": resume,
+                "done": store.count(done_only=True),
+                "resubmitted": len(resubmit),
+                "total": loop.total,
+            },
+        )
+        stopped = loop.run(resubmit)
+        summary = store.summary()
+        run_summary = RunSummary(
+            run_dir,
+            stopped,
+            summary.n_done,
+            loop.n_finished,
+            len(resubmit),
+            summary.counts,
+            summary.incumbent,
+            time.monotonic() - started,
+        )
+        emit("stop", {"reason": stopped, "done": summary.n_done, "best": summary.best_loss})
+        return run_summary
+    finally:
+        if own_backend and backend is not None:
+            backend.close()
+        store.close()
+
+
+def replay(store: Store, optimizer: Any, pruner: _Pruner | None = None) -> list[tuple[int, Trial]]:
+    """Feed the stored ask/tell log into a fresh ``optimizer``; return the still-pending trials.
+
+    RunError if a replayed ask differs from the recorded one (the optimizer was built with other
+    settings than the run's).
+    """
+    trials: dict[int, Trial] = {}
+    for step, event in enumerate(store.events()):
+        if event.kind == "ask":
+            trial = optimizer.ask()
+            expected = None
+            if event.evaluation_id is not None:
+                expected = store.evaluation(event.evaluation_id)
+            if not _same(trial, expected, store):
+                raise RunError(
+                    f"the run's settings changed: replaying {store.path} at event {step}, the "
+                    f"optimizer asked for {_describe(trial)} but the run recorded "
+                    f"{_describe_row(expected)}. Build the optimizer with the run's settings "
+                    f"(method, eta, budgets, seed, search space), or start a new run folder."
+                )
+            if trial is not None and event.evaluation_id is not None:
+                trials[event.evaluation_id] = trial
+                if pruner is not None:
+                    pruner.asked(trial)
+        else:
+            row = store.evaluation(event.evaluation_id)
+            trial = trials.pop(event.evaluation_id)
+            optimizer.tell(trial, row.result())
+            if pruner is not None:
+                pruner.told(trial, row.result())
+    return sorted(trials.items())
+
+
+def warm_start(optimizer: Any, other_run_dir: Path) -> int:
+    """Feed an earlier run's ok results to ``optimizer.observe``; returns how many."""
+    with Store.open(Path(other_run_dir) / STORE_NAME, readonly=True) as other:
+        configs = {row.config_id: row.config for row in other.configs()}
+        rows = other.evaluations(status="ok")
+    for row in rows:
+        optimizer.observe(configs[row.config_id], float(row.budget), float(row.loss))
+    return len(rows)
+
+
+def _same(trial: Trial | None, row: Any, store: Store) -> bool:
+    if trial is None or row is None:
+        return trial is None and row is None
+    return (
+        int(trial.config_id) == row.config_id
+        and math.isclose(float(trial.budget), row.budget, rel_tol=1e-9)
+        and to_plain(trial.config) == store.config(row.config_id)
+    )
+
+
+def _describe(trial: Trial | None) -> str:
+    if trial is None:
+        return "nothing"
+    return f"config {trial.config_id} at budget {trial.budget:g}"
+
+
+def _describe_row(row: Any) -> str:
+    return "nothing" if row is None else f"config {row.config_id} at budget {row.budget:g}"
+
+
+class _Loop:
+    """The ask/submit/wait/tell loop of one :func:`run_optimizer` call."""
+
+    def __init__(
+        self,
+        store: Store,
+        optimizer: Any,
+        backend: Backend,
+        run_dir: Path,
+        emit: EventHook,
+        pruner: _Pruner | None,
+        started: float,
+        time_limit: float | None,
+        max_evaluations: int | None,
+    ) -> None:
+        self.store, self.optimizer, self.backend = store, optimizer, backend
+        self.run_dir, self.emit, self.pruner = run_dir, emit, pruner
+        self.started, self.time_limit, self.max_evaluations = started, time_limit, max_evaluations
+        self.total = max_evaluations or getattr(optimizer, "total_evaluations", None)
+        self.running: dict[int, int] = {}  # config_id -> evaluation id
+        self.n_finished = 0
+        self.n_asked = store.count()  # every evaluation in the run, pending ones included
+        self.best = store.summary().best_loss
+
+    def stop_reason(self) -> str | None:
+        if self.time_limit is not None and time.monotonic() - self.started >= self.time_limit:
+            return "time_limit"
+        if self.max_evaluations is not None and self.n_asked >= self.max_evaluations:
+            return "max_evaluations"
+        if self.optimizer.finished:
+            return "finished"
+        return None
+
+    def run(self, resubmit: list[tuple[int, Trial]]) -> str:
+        queue = list(resubmit)
+        while True:
+            reason = self.fill(queue)
+            if not self.running:
+                if queue:
+                    continue
+                reason = reason or self.stop_reason()  # the last ask may have finished it
+                if reason is not None:
+                    return reason
+                raise RunError(
+                    "the optimizer has nothing to run, nothing is running and it is "
+                    "not finished; this is a bug in the optimizer"
+                )
+            for trial, result in self.backend.wait():
+                self.finish(trial, result)
+
+    def fill(self, queue: list[tuple[int, Trial]]) -> str | None:
+        """Submit until every worker is busy; returns why no more can be asked (or None)."""
+        while self.backend.n_free > 0:
+            if queue:  # evaluations interrupted by a kill go first: the optimizer awaits them
+                evaluation_id, trial = queue.pop(0)
+                self.submit(evaluation_id, trial)
+                continue
+            reason = self.stop_reason()
+            if reason is not None:
+                return reason
+            trial = self.optimizer.ask()
+            evaluation_id = self.store.record_ask(trial)
+            if trial is None or evaluation_id is None:
+                return None
+            self.n_asked += 1
+            if self.pruner is not None:
+                self.pruner.asked(trial)
+            self.submit(evaluation_id, trial)
+        return None
+
+    def submit(self, evaluation_id: int, trial: Trial) -> None:
+        workdir = trial_dir(self.run_dir, trial.config_id)
+        self.store.mark_started(evaluation_id)
+        self.backend.submit(trial, workdir)
+        self.running[trial.config_id] = evaluation_id
+        self.emit("submit", {"trial": trial, "running": len(self.running)})
+
+    def finish(self, trial: Trial, result: Result) -> None:
+        evaluation_id = self.running.pop(trial.config_id)
+        worker_of = getattr(self.backend, "worker_of", None)
+        worker = worker_of(trial.config_id) if callable(worker_of) else None
+        self.store.record_tell(evaluation_id, result, worker=worker)  # persist first ...
+        self.optimizer.tell(trial, result)  # ... then tell: a kill in between loses nothing
+        self.n_finished += 1
+        if result.ok and (self.best is None or result.loss < self.best):
+            self.best = result.loss
+        if self.pruner is not None:
+            self.pruner.told(trial, result)
+            self.pruner.prune(self.store.incumbent(), set(self.running))
+        self.emit("result", self.progress(trial, result))
+
+    def progress(self, trial: Trial, result: Result) -> dict[str, Any]:
+        elapsed = time.monotonic() - self.started
+        done = self.store.count(done_only=True)
+        eta = None
+        if self.total is not None and self.n_finished:
+            eta = elapsed / self.n_finished * max(0, self.total - done)
+        if self.time_limit is not None:
+            remaining = max(0.0, self.time_limit - elapsed)
+            eta = remaining if eta is None else min(eta, remaining)
+        return {
+            "trial": trial,
+            "result": result,
+            "bracket": trial.bracket,
+            "done": done,
+            "total": self.total,
+            "running": len(self.running),
+            "best": self.best,
+            "elapsed": elapsed,
+            "eta": eta,
+        }
+
+
+class _Pruner:
+    """Deletes the trial folders (checkpoints) of configs that can no longer be promoted.
+
+    Which configs can still be promoted is the optimizer's knowledge. If it offers
+    ``promotable_config_ids()`` that is used. Otherwise successive halving's rule is applied with
+    the optimizer's schedule (``optimizer.schedule.brackets(i).n_configs``): a config evaluated at
+    a bracket's last stage is done; one at stage ``s`` is out once stage ``s+1`` holds as many
+    configs as will ever be promoted there (``n_configs[s+1]``, or fewer when fewer than that
+    finished stage ``s`` with a finite loss, as BOHB promotes only those). Without a schedule
+    nothing is deleted. Running configs and the incumbent are always kept.
+    """
+
+    def __init__(self, optimizer: Any, run_dir: Path) -> None:
+        self.optimizer, self.run_dir = optimizer, run_dir
+        self.latest: dict[int, Trial] = {}
+        self.asked_at: Counter[tuple[int, int]] = Counter()  # (bracket, stage) -> asked
+        self.told_at: Counter[tuple[int, int]] = Counter()
+        self.finite_at: Counter[tuple[int, int]] = Counter()  # ok results with a finite loss
+        self.pruned: set[int] = set()
+
+    def asked(self, trial: Trial) -> None:
+        self.latest[trial.config_id] = trial
+        self.asked_at[(trial.bracket, trial.stage)] += 1
+        self.pruned.discard(trial.config_id)
+
+    def told(self, trial: Trial, result: Result) -> None:
+        self.told_at[(trial.bracket, trial.stage)] += 1
+        if result.ok and math.isfinite(result.loss):
+            self.finite_at[(trial.bracket, trial.stage)] += 1
+
+    def prune(self, incumbent: Incumbent | None, running: set[int]) -> list[int]:
+        keep = set(running)
+        if incumbent is not None:
+            keep.add(incumbent.config_id)
+        hook = getattr(self.optimizer, "promotable_config_ids", None)
+        promotable = set(hook()) if callable(hook) else None
+        dead = []
+        for config_id in self.latest:
+            if config_id in keep or config_id in self.pruned:
+                continue
+            if promotable is not None and config_id in promotable:
+                continue
+            if promotable is None and not self._out_of_schedule(self.latest[config_id]):
+                continue
+            shutil.rmtree(trial_dir(self.run_dir, config_id), ignore_errors=True)
+            self.pruned.add(config_id)
+            dead.append(config_id)
+        return dead
+
+    def _out_of_schedule(self, trial: Trial) -> bool:
+        brackets = getattr(getattr(self.optimizer, "schedule", None), "brackets", None)
+        if not callable(brackets):
+            return False  # without the schedule we cannot tell: keep the files
+        try:
+            n_configs = [int(n) for n in brackets(trial.bracket).n_configs]
+        except Exception:
+            return False
+        bracket, stage = trial.bracket, trial.stage
+        if stage + 1 >= len(n_configs):
+            return True
+        promoted = self.asked_at[(bracket, stage + 1)]
+        if promoted >= n_configs[stage + 1]:
+            return True
+        if not self._stage_complete(bracket, stage, n_configs):
+            return False
+        return promoted >= min(n_configs[stage + 1], self.finite_at[(bracket, stage)])
+
+    def _stage_complete(self, bracket: int, stage: int, n_configs: list[int]) -> bool:
+        expected = n_configs[0]
+        for s in range(stage + 1):
+            if s > 0:
+                expected = min(n_configs[s], self.finite_at[(bracket, s - 1)])
+            if self.told_at[(bracket, s)] < expected:
+                return False
+        return True
+
+
+def summarize(run_dir: Path) -> StoreSummary:
+    """Read-only summary of a run folder (safe while the run is writing)."""
+    with Store.open(Path(run_dir) / STORE_NAME, readonly=True) as store:
+        return store.summary()

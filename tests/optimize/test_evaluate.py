@@ -1,0 +1,83 @@
+"""The training objective: budgets, continuation from checkpoints, failures as results."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from autocnn.data import write_synthetic
+from autocnn.optimize.evaluate import TrainingObjective, checkpoint_path
+from autocnn.optimize.trial import FAILED, OK, Trial
+from autocnn.space import default_config, get_space, sample_configs
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture()
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> str:
+    folder = tmp_path_factory.mktemp("tiny")
+    write_synthetic(folder, "tiny", n_classes=4, n_train=400, n_test=40, imbalance=1.0,
+                    image_size=16)
+    return f"npz:{folder}"
+
+
+def small_config() -> dict:
+    return {**default_config("seed"), "conv1_maxpool_kernel": 2, "batch_size": 32,
+            "learning_rate": 0.01}
+
+
+def test_continued_promotion_equals_direct_training(dataset, tmp_path):
+    objective = TrainingObjective(dataset, max_budget=3)
+    config = small_config()
+    first = objective(Trial(0, config, budget=1), tmp_path / "a")
+    promoted = objective(Trial(0, config, budget=3, previous_budget=1), tmp_path / "a")
+    direct = objective(Trial(0, config, budget=3), tmp_path / "b")
+    assert first.status == promoted.status == direct.status == OK
+    assert promoted.metrics["continued_from"] == 1
+    assert promoted.loss == direct.loss
+    assert promoted.metrics["history"][-1] == {**direct.metrics["history"][-1],
+                                               "seconds": promoted.metrics["history"][-1]["seconds"]}
+    # Continuation trains only the missing epochs; the superseded checkpoint is gone.
+    assert promoted.cost == pytest.approx(2) and direct.cost == pytest.approx(3)
+    assert checkpoint_path(tmp_path / "a", 3).exists()
+    assert not checkpoint_path(tmp_path / "a", 1).exists()
+
+
+def test_no_continue_retrains_from_scratch(dataset, tmp_path):
+    objective = TrainingObjective(dataset, max_budget=3, continue_training=False)
+    config = small_config()
+    objective(Trial(0, config, budget=1), tmp_path)
+    promoted = objective(Trial(0, config, budget=3, previous_budget=1), tmp_path)
+    assert promoted.metrics["continued_from"] == 0 and promoted.cost == pytest.approx(3)
+
+
+def test_data_fidelity_trains_on_a_fraction(dataset, tmp_path):
+    objective = TrainingObjective(dataset, max_budget=4, fidelity="data", epochs=1)
+    result = objective(Trial(0, small_config(), budget=1), tmp_path)
+    assert result.status == OK
+    assert result.metrics["data_fraction"] == pytest.approx(0.25)
+    assert result.metrics["epochs"] == 1 and result.cost == pytest.approx(0.25)
+
+
+def test_broken_config_is_a_failed_result_not_an_exception(dataset, tmp_path):
+    objective = TrainingObjective(dataset, max_budget=3)
+    result = objective(Trial(0, {"optimizer": "nonsense"}, budget=1), tmp_path)
+    assert result.status == FAILED and math.isinf(result.loss)
+    assert "optimizer" in result.error
+
+
+def test_every_sampled_config_evaluates(dataset, tmp_path):
+    objective = TrainingObjective(dataset, max_budget=9)
+    for i, config in enumerate(sample_configs(get_space("seed"), 5, seed=3)):
+        result = objective(Trial(i, {**config, "batch_size": 64}, budget=0.25), tmp_path / str(i))
+        assert result.status in (OK, "diverged"), result.error

@@ -1,0 +1,114 @@
+"""The command line end to end: train, optimize, resume, status, export, and bad input."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+import torch
+
+from autocnn.cli import main
+from autocnn.data import write_synthetic
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> str:
+    folder = tmp_path_factory.mktemp("tiny")
+    write_synthetic(folder, "tiny", n_classes=4, n_train=300, n_test=40, imbalance=3.0,
+                    image_size=16)
+    return f"npz:{folder}"
+
+
+def test_train_writes_config_and_per_epoch_metrics(tiny, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", tiny, "--epochs", "2", "--out", str(out), "--quiet"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [round(r["epoch"]) for r in metrics["history"]] == [1, 2]
+    assert {"train_loss", "val_loss", "val_acc", "val_balanced_acc", "seconds"} <= set(
+        metrics["history"][0])
+    assert json.loads((out / "config.json").read_text())["n_conv_layers"] == 1
+    assert "validation accuracy" in capsys.readouterr().out
+
+
+def test_train_refuses_to_overwrite_a_result(tiny, tmp_path, capsys):
+    out = tmp_path / "run"
+    main(["train", "--dataset", tiny, "--epochs", "0.5", "--out", str(out), "--quiet"])
+    before = (out / "metrics.json").read_bytes()
+    assert main(["train", "--dataset", tiny, "--epochs", "1", "--out", str(out), "--quiet"]) == 2
+    assert "already holds a result" in capsys.readouterr().err
+    assert (out / "metrics.json").read_bytes() == before
+
+
+def test_train_on_real_kmnist10k(kmnist_dir, tmp_path):
+    out = tmp_path / "real"
+    code = main(["train", "--dataset", "kmnist10k", "--data-dir", str(kmnist_dir),
+                 "--epochs", "0.25", "--out", str(out), "--quiet"])
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_train"] == 6400 and metrics["n_val"] == 1600
+    assert metrics["val_acc"] > 0.15  # above chance (0.1) after a quarter epoch
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--dataset", "nonsense", "--out", "X"], "nonsense"),
+    (["train", "--dataset", "TINY", "--config", "missing.json", "--out", "X"], "missing.json"),
+    (["train", "--dataset", "TINY", "--space", "huge", "--out", "X"], "huge"),
+    (["optimize", "--dataset", "TINY"], "--out"),
+    (["status", "no-such-run"], "no-such-run"),
+])
+def test_bad_input_is_a_clear_error_without_traceback(argv, message, tiny, tmp_path, capsys,
+                                                      monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = [tiny if a == "TINY" else a for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("autocnn: error:") and message in err and "Traceback" not in err
+
+
+def test_bad_config_file_names_the_key(tiny, tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    from autocnn.space import default_config
+
+    bad.write_text(json.dumps({**default_config("seed"), "n_conv_layers": 7}))
+    assert main(["train", "--dataset", tiny, "--config", str(bad), "--out",
+                 str(tmp_path / "o")]) == 2
+    assert "n_conv_layers" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "metrics.json").exists()
+
+
+def test_optimize_status_export_and_resume_of_a_finished_run(tiny, tmp_path, capsys):
+    run = tmp_path / "bohb"
+    args = ["optimize", "--dataset", tiny, "--min-budget", "1", "--max-budget", "3",
+            "--iterations", "2", "--out", str(run), "--quiet"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "incumbent: config" in out
+    incumbent = json.loads((run / "incumbent.json").read_text())
+    assert incumbent["budget"] == 3.0 and 0.0 <= incumbent["loss"] <= 1.0
+    assert (run / "space.json").exists()
+    with sqlite3.connect(run / "run.db") as db:
+        statuses = [s for (s,) in db.execute("select status from evaluations")]
+    # eta=3, budgets 1..3: brackets [3,1]@[1,3] and [2]@[3] -> 6 evaluations, none pending
+    assert len(statuses) == 6 and "pending" not in statuses
+
+    assert main(["status", str(run)]) == 0
+    assert "6 evaluations finished" in capsys.readouterr().out
+    assert main(["export", str(run), "--out", str(tmp_path / "hp")]) == 0
+    results = (tmp_path / "hp" / "results.json").read_text().splitlines()
+    assert len(results) == 6 and all(json.loads(line) for line in results)
+
+    # Resuming a finished run re-does nothing.
+    assert main(["optimize", "--resume", str(run), "--quiet"]) == 0
+    assert "(0 in this call" in capsys.readouterr().out
+    # Starting a new run in the same folder is refused.
+    assert main(args) == 2
+    assert "already holds a run" in capsys.readouterr().err
