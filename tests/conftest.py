@@ -1,4 +1,4 @@
-"""Shared fixtures: where the real KMNIST files live on these machines (../shared beside the repo)."""
+"""Shared fixtures: where the real KMNIST files live on our machines (../shared beside the repo)."""
 
 from __future__ import annotations
 

@@ -23,8 +23,9 @@ def one_thread():
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> str:
     folder = tmp_path_factory.mktemp("tiny")
-    write_synthetic(folder, "tiny", n_classes=4, n_train=300, n_test=40, imbalance=3.0,
-                    image_size=16)
+    write_synthetic(
+        folder, "tiny", n_classes=4, n_train=300, n_test=40, imbalance=3.0, image_size=16
+    )
     return f"npz:{folder}"
 
 
@@ -34,7 +35,8 @@ def test_train_writes_config_and_per_epoch_metrics(tiny, tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     assert [round(r["epoch"]) for r in metrics["history"]] == [1, 2]
     assert {"train_loss", "val_loss", "val_acc", "val_balanced_acc", "seconds"} <= set(
-        metrics["history"][0])
+        metrics["history"][0]
+    )
     assert json.loads((out / "config.json").read_text())["n_conv_layers"] == 1
     assert "validation accuracy" in capsys.readouterr().out
 
@@ -50,23 +52,39 @@ def test_train_refuses_to_overwrite_a_result(tiny, tmp_path, capsys):
 
 def test_train_on_real_kmnist10k(kmnist_dir, tmp_path):
     out = tmp_path / "real"
-    code = main(["train", "--dataset", "kmnist10k", "--data-dir", str(kmnist_dir),
-                 "--epochs", "0.25", "--out", str(out), "--quiet"])
+    code = main(
+        [
+            "train",
+            "--dataset",
+            "kmnist10k",
+            "--data-dir",
+            str(kmnist_dir),
+            "--epochs",
+            "0.25",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n_train"] == 6400 and metrics["n_val"] == 1600
     assert metrics["val_acc"] > 0.15  # above chance (0.1) after a quarter epoch
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["train", "--dataset", "nonsense", "--out", "X"], "nonsense"),
-    (["train", "--dataset", "TINY", "--config", "missing.json", "--out", "X"], "missing.json"),
-    (["train", "--dataset", "TINY", "--space", "huge", "--out", "X"], "huge"),
-    (["optimize", "--dataset", "TINY"], "--out"),
-    (["status", "no-such-run"], "no-such-run"),
-])
-def test_bad_input_is_a_clear_error_without_traceback(argv, message, tiny, tmp_path, capsys,
-                                                      monkeypatch):
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--dataset", "nonsense", "--out", "X"], "nonsense"),
+        (["train", "--dataset", "TINY", "--config", "missing.json", "--out", "X"], "missing.json"),
+        (["train", "--dataset", "TINY", "--space", "huge", "--out", "X"], "huge"),
+        (["optimize", "--dataset", "TINY"], "--out"),
+        (["status", "no-such-run"], "no-such-run"),
+    ],
+)
+def test_bad_input_is_a_clear_error_without_traceback(
+    argv, message, tiny, tmp_path, capsys, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
     argv = [tiny if a == "TINY" else a for a in argv]
     assert main(argv) == 2
@@ -79,16 +97,29 @@ def test_bad_config_file_names_the_key(tiny, tmp_path, capsys):
     from autocnn.space import default_config
 
     bad.write_text(json.dumps({**default_config("seed"), "n_conv_layers": 7}))
-    assert main(["train", "--dataset", tiny, "--config", str(bad), "--out",
-                 str(tmp_path / "o")]) == 2
+    assert (
+        main(["train", "--dataset", tiny, "--config", str(bad), "--out", str(tmp_path / "o")]) == 2
+    )
     assert "n_conv_layers" in capsys.readouterr().err
     assert not (tmp_path / "o" / "metrics.json").exists()
 
 
 def test_optimize_status_export_and_resume_of_a_finished_run(tiny, tmp_path, capsys):
     run = tmp_path / "bohb"
-    args = ["optimize", "--dataset", tiny, "--min-budget", "1", "--max-budget", "3",
-            "--iterations", "2", "--out", str(run), "--quiet"]
+    args = [
+        "optimize",
+        "--dataset",
+        tiny,
+        "--min-budget",
+        "1",
+        "--max-budget",
+        "3",
+        "--iterations",
+        "2",
+        "--out",
+        str(run),
+        "--quiet",
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "incumbent: config" in out

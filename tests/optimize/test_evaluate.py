@@ -26,14 +26,19 @@ def one_thread():
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> str:
     folder = tmp_path_factory.mktemp("tiny")
-    write_synthetic(folder, "tiny", n_classes=4, n_train=400, n_test=40, imbalance=1.0,
-                    image_size=16)
+    write_synthetic(
+        folder, "tiny", n_classes=4, n_train=400, n_test=40, imbalance=1.0, image_size=16
+    )
     return f"npz:{folder}"
 
 
 def small_config() -> dict:
-    return {**default_config("seed"), "conv1_maxpool_kernel": 2, "batch_size": 32,
-            "learning_rate": 0.01}
+    return {
+        **default_config("seed"),
+        "conv1_maxpool_kernel": 2,
+        "batch_size": 32,
+        "learning_rate": 0.01,
+    }
 
 
 def test_continued_promotion_equals_direct_training(dataset, tmp_path):
@@ -45,8 +50,10 @@ def test_continued_promotion_equals_direct_training(dataset, tmp_path):
     assert first.status == promoted.status == direct.status == OK
     assert promoted.metrics["continued_from"] == 1
     assert promoted.loss == direct.loss
-    assert promoted.metrics["history"][-1] == {**direct.metrics["history"][-1],
-                                               "seconds": promoted.metrics["history"][-1]["seconds"]}
+    assert promoted.metrics["history"][-1] == {
+        **direct.metrics["history"][-1],
+        "seconds": promoted.metrics["history"][-1]["seconds"],
+    }
     # Continuation trains only the missing epochs; the superseded checkpoint is gone.
     assert promoted.cost == pytest.approx(2) and direct.cost == pytest.approx(3)
     assert checkpoint_path(tmp_path / "a", 3).exists()

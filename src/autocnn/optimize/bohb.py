@@ -1,0 +1,324 @@
+"""BOHB as a pure ask/tell object: successive-halving brackets plus a model that picks new configs.
+
+The engine does no I/O, starts no threads, never reads the clock and does not import torch: a runner
+asks for :class:`Trial` s, evaluates them wherever it likes, and tells the :class:`Result` s back.
+The same class runs Hyperband (``model="random"``) and random search (``schedule="random"``).
+
+Scheduling follows HpBandSter: brackets run successive halving; a bracket's stage ``k + 1``
+starts once every evaluation of stage ``k`` is told, with the best ``n_configs[k + 1]`` configs
+(by loss at that budget; failed ones are never promoted). When the open brackets all wait on
+running evaluations, ``ask`` opens the next bracket (if ``n_iterations`` allows), so N workers stay
+busy. A promoted config keeps its ``config_id`` and its Trial carries ``previous_budget``, so a
+checkpoint can be continued.
+
+Everything random comes from one seed: the same seed and the same sequence of ask/tell calls give
+the same trials, which is what lets a killed run be resumed by replaying its log.
+
+Example:
+    >>> import ConfigSpace as CS
+    >>> from autocnn.optimize.trial import Result
+    >>> space = CS.ConfigurationSpace({"x": (0.0, 1.0)})
+    >>> opt = BOHB(space, min_budget=1, max_budget=9, n_iterations=3, seed=0)
+    >>> while (trial := opt.ask()) is not None:
+    ...     opt.tell(trial, Result("ok", loss=(trial.config["x"] - 0.3) ** 2 + 1 / trial.budget))
+    >>> opt.finished, opt.n_told
+    (True, 22)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from ConfigSpace import ConfigurationSpace
+
+from autocnn.errors import ConfigError
+from autocnn.optimize.models import make_model
+from autocnn.optimize.models.encoding import SpaceEncoding
+from autocnn.optimize.schedule import Bracket, make_schedule
+from autocnn.optimize.trial import Result, Trial
+
+# method name -> BOHB settings it implies
+METHODS: dict[str, dict[str, str]] = {
+    "bohb": {"model": "tpe"},
+    "bohb-kde": {"model": "kde"},
+    "hyperband": {"model": "random"},
+    "random": {"model": "random", "schedule": "random"},
+}
+
+
+@dataclass
+class _Entry:
+    """One config inside a bracket, with its loss at each budget told so far."""
+
+    config_id: int
+    config: dict[str, Any]
+    vector: np.ndarray
+    model_based: bool
+    losses: dict[float, float] = field(default_factory=dict)
+
+
+class _BracketRun:
+    """Successive halving over one :class:`Bracket`; new configs are sampled only when asked."""
+
+    def __init__(self, bracket: Bracket) -> None:
+        self.bracket = bracket
+        self.stage = 0
+        self.entries: list[_Entry] = []  # the configs of the current stage
+        self.queue: list[_Entry] = []  # promoted configs not yet handed out
+        self.running: set[int] = set()
+        self.n_sampled = 0
+        self.done = False
+
+    @property
+    def budget(self) -> float:
+        return self.bracket.budgets[self.stage]
+
+    def next_trial(self, sample: Callable[[], _Entry]) -> tuple[Trial, _Entry] | None:
+        """The next evaluation of this bracket, or None (waiting on running ones, or done)."""
+        while not self.done:
+            if self.stage == 0 and self.n_sampled < self.bracket.n_configs[0]:
+                entry = sample()
+                self.n_sampled += 1
+                self.entries.append(entry)
+                return self._start(entry, previous_budget=None), entry
+            if self.queue:
+                entry = self.queue.pop(0)
+                previous = self.bracket.budgets[self.stage - 1]
+                return self._start(entry, previous_budget=previous), entry
+            if self.running:
+                return None
+            self._advance()
+        return None
+
+    def settle(self) -> None:
+        """Advance through stages whose results are all in (no sampling, so no randomness)."""
+        while not (self.done or self.running or self.queue):
+            if self.stage == 0 and self.n_sampled < self.bracket.n_configs[0]:
+                return
+            self._advance()
+
+    def _start(self, entry: _Entry, previous_budget: float | None) -> Trial:
+        self.running.add(entry.config_id)
+        return Trial(
+            config_id=entry.config_id,
+            config=dict(entry.config),
+            budget=self.budget,
+            previous_budget=previous_budget,
+            bracket=self.bracket.index,
+            stage=self.stage,
+            model_based=entry.model_based,
+        )
+
+    def _advance(self) -> None:
+        if self.stage + 1 >= len(self.bracket.budgets):
+            self.done = True
+            return
+        budget = self.budget
+        finished = [e for e in self.entries if math.isfinite(e.losses.get(budget, math.inf))]
+        finished.sort(key=lambda e: e.losses[budget])  # stable: ties keep sampling order
+        promoted = finished[: self.bracket.n_configs[self.stage + 1]]
+        self.stage += 1
+        self.entries = promoted
+        self.queue = list(promoted)
+        if not promoted:  # every config failed: nothing left to promote
+            self.done = True
+
+
+class BOHB:
+    """Bayesian optimisation + Hyperband over a ConfigSpace, as an ask/tell object.
+
+    ``model``: "tpe" (default), "kde" (HpBandSter's BOHB model) or "random" (Hyperband).
+    ``schedule``: "paper" (default), "hpbandster" or "random" (random search).
+    ``n_iterations``: number of brackets; ``None`` never finishes.
+    ``min_points_in_model``: results needed on a budget before its model exists (kde: at least
+    and by default d + 1; tpe: default 10).
+    """
+
+    def __init__(
+        self,
+        space: ConfigurationSpace,
+        *,
+        min_budget: float,
+        max_budget: float,
+        eta: float = 3,
+        n_iterations: int | None = None,
+        schedule: str = "paper",
+        model: str = "tpe",
+        seed: int = 0,
+        random_fraction: float = 1 / 3,
+        top_n_percent: float = 15,
+        num_samples: int = 64,
+        bandwidth_factor: float = 3.0,
+        min_bandwidth: float = 1e-3,
+        min_points_in_model: int | None = None,
+    ) -> None:
+        if not 0.0 <= random_fraction <= 1.0:
+            raise ConfigError(f"random_fraction must be in [0, 1], got {random_fraction}")
+        if n_iterations is not None and (int(n_iterations) != n_iterations or n_iterations < 0):
+            raise ConfigError(f"n_iterations must be a whole number >= 0, got {n_iterations}")
+        self.space = space
+        self.schedule = make_schedule(schedule, min_budget, max_budget, eta)
+        self.encoding = SpaceEncoding(space)
+        self.model = make_model(
+            model,
+            self.encoding,
+            top_n_percent=top_n_percent,
+            num_samples=num_samples,
+            bandwidth_factor=bandwidth_factor,
+            min_bandwidth=min_bandwidth,
+            min_points_in_model=min_points_in_model,
+        )
+        self.n_iterations = None if n_iterations is None else int(n_iterations)
+        self.random_fraction = float(random_fraction)
+        self.seed = int(seed)
+        # The settings that define the run: a resumed run must be built with the same ones.
+        self.settings: dict[str, Any] = {
+            "min_budget": float(min_budget),
+            "max_budget": float(max_budget),
+            "eta": eta,
+            "n_iterations": self.n_iterations,
+            "schedule": schedule,
+            "model": model,
+            "seed": self.seed,
+            "random_fraction": self.random_fraction,
+            "top_n_percent": top_n_percent,
+            "num_samples": num_samples,
+            "bandwidth_factor": bandwidth_factor,
+            "min_bandwidth": min_bandwidth,
+            "min_points_in_model": min_points_in_model,
+        }
+        seeds = np.random.SeedSequence(self.seed).generate_state(2)
+        self._rng = np.random.default_rng(seeds[0])
+        self._prior_random_state = np.random.RandomState(seeds[1])  # ConfigSpace samples with it
+        self._brackets: list[_BracketRun] = []
+        self._n_started = 0
+        self._next_config_id = 0
+        self._pending: dict[int, tuple[Trial, _BracketRun, _Entry]] = {}
+        self._best: dict[float, tuple[float, int, dict[str, Any]]] = {}  # budget -> best
+        self.n_asked = 0
+        self.n_told = 0
+        self.stats = {"model_based": 0, "random": 0}  # how new configs were chosen
+
+    # --- ask / tell ----------------------------------------------------------------------------
+    def ask(self) -> Trial | None:
+        """The next evaluation to run, or None (all remaining work waits on pending results, or
+        the run is finished)."""
+        self._brackets = [b for b in self._brackets if not b.done]
+        for run in self._brackets:
+            started = run.next_trial(self._sample)
+            if started is not None:
+                return self._register(started, run)
+        while self.n_iterations is None or self._n_started < self.n_iterations:
+            run = _BracketRun(self.schedule.brackets(self._n_started))
+            self._n_started += 1
+            self._brackets.append(run)
+            started = run.next_trial(self._sample)
+            if started is not None:
+                return self._register(started, run)
+        return None
+
+    def tell(self, trial: Trial, result: Result) -> None:
+        """Record the result of a trial from :meth:`ask`; failures (inf loss) rank last."""
+        record = self._pending.get(trial.config_id)
+        if record is None or record[0].budget != trial.budget:
+            raise ValueError(
+                f"tell: no pending evaluation of config {trial.config_id} at budget "
+                f"{trial.budget}; pending: {[(t.config_id, t.budget) for t in self.pending()]}"
+            )
+        asked, run, entry = self._pending.pop(trial.config_id)
+        loss = float(result.loss) if result.ok and math.isfinite(result.loss) else math.inf
+        entry.losses[asked.budget] = loss
+        run.running.discard(asked.config_id)
+        self.model.observe(entry.vector, asked.budget, loss)
+        self.n_told += 1
+        best = self._best.get(asked.budget)
+        if math.isfinite(loss) and (best is None or loss < best[0]):
+            self._best[asked.budget] = (loss, asked.config_id, dict(entry.config))
+
+    def observe(self, config: dict[str, Any], budget: float, loss: float) -> None:
+        """Warm start: feed an earlier result to the model only (no bracket, no incumbent)."""
+        self.model.observe(self.encoding.encode(config), float(budget), float(loss))
+
+    # --- state ---------------------------------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        """True once all ``n_iterations`` brackets are done (never with ``n_iterations=None``)."""
+        if self.n_iterations is None or self._n_started < self.n_iterations:
+            return False
+        for run in self._brackets:
+            run.settle()
+        return all(run.done for run in self._brackets)
+
+    def pending(self) -> list[Trial]:
+        """The trials asked for and not yet told, in the order they were asked."""
+        return [record[0] for record in self._pending.values()]
+
+    @property
+    def n_pending(self) -> int:
+        return len(self._pending)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Notes for the user about the settings (e.g. a raised smallest budget)."""
+        return list(self.schedule.warnings)
+
+    def incumbent(self) -> tuple[int, dict[str, Any], float, float] | None:
+        """``(config_id, config, budget, loss)``: the best result at the largest budget that has a
+        finite loss (HpBandSter's rule: a larger budget's result beats any smaller budget's)."""
+        if not self._best:
+            return None
+        budget = max(self._best)
+        loss, config_id, config = self._best[budget]
+        return config_id, dict(config), budget, loss
+
+    # --- internals -----------------------------------------------------------------------------
+    def _pending_vectors(self) -> np.ndarray:
+        # Only new configs are "lied" about: a promoted one is known to be good already.
+        vectors = [e.vector for t, _, e in self._pending.values() if t.previous_budget is None]
+        return np.stack(vectors) if vectors else np.empty((0, self.encoding.dim))
+
+    def _sample(self) -> _Entry:
+        vector = None
+        if self._rng.random() >= self.random_fraction:
+            vector = self.model.propose(self._rng, self._pending_vectors())
+        model_based = vector is not None
+        if vector is None:
+            vector = self.encoding.sample_prior(1, self._prior_random_state)[0]
+        config = self.encoding.decode(vector, snapped=True)
+        self.stats["model_based" if model_based else "random"] += 1
+        config_id = self._next_config_id
+        self._next_config_id += 1
+        # encode(decode(v)) is the canonical vector: the same one a warm start would produce
+        return _Entry(config_id, config, self.encoding.encode(config), model_based)
+
+    def _register(self, started: tuple[Trial, _Entry], run: _BracketRun) -> Trial:
+        trial, entry = started
+        self._pending[trial.config_id] = (trial, run, entry)
+        self.n_asked += 1
+        return trial
+
+
+def make_optimizer(method: str, space: ConfigurationSpace, **kwargs: Any) -> BOHB:
+    """An optimizer by method name: "bohb" (TPE model), "bohb-kde" (HpBandSter's KDE model),
+    "hyperband" (no model) or "random" (random search at max_budget).
+
+    Example:
+        >>> import ConfigSpace as CS
+        >>> opt = make_optimizer("hyperband", CS.ConfigurationSpace({"x": (0.0, 1.0)}),
+        ...                      min_budget=1, max_budget=9)
+        >>> opt.ask().budget
+        1.0
+    """
+    if method not in METHODS:
+        raise ConfigError(f"unknown optimization method {method!r}; choose one of {list(METHODS)}")
+    implied = METHODS[method]
+    clashes = {key: kwargs[key] for key in implied if key in kwargs and kwargs[key] != implied[key]}
+    if clashes:
+        raise ConfigError(
+            f"method {method!r} implies {implied}; it cannot be combined with {clashes}"
+        )
+    return BOHB(space, **{**kwargs, **implied})

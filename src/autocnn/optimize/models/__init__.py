@@ -1,0 +1,145 @@
+"""Models that propose the next configuration from the results so far.
+
+All models work on vectors (see :mod:`.encoding`) and share one small interface:
+
+- ``observe(vector, budget, loss)``: record a result (non-finite losses count as the worst);
+- ``propose(rng, pending) -> vector | None``: a snapped vector to evaluate next, or ``None`` while
+  the model has too little data (the optimizer then samples at random). ``pending`` holds the
+  vectors of running evaluations, which the model treats as bad ("constant liar") and never
+  proposes again (``None`` when every candidate is running), so parallel workers spread out.
+
+Modes: ``"tpe"`` (default; tree-structured Parzen estimators, useful after ~10 results),
+``"kde"`` (BOHB's multivariate KDE as in HpBandSter) and ``"random"`` (no model: Hyperband).
+
+Example:
+    >>> import ConfigSpace as CS, numpy as np
+    >>> enc = SpaceEncoding(CS.ConfigurationSpace({"x": (0.0, 1.0)}))
+    >>> model = make_model("tpe", enc)
+    >>> model.propose(np.random.default_rng(0), np.empty((0, 1))) is None  # no data yet
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from autocnn.errors import ConfigError
+from autocnn.optimize.models.encoding import SpaceEncoding
+
+MODELS = ("tpe", "kde", "random")
+
+
+class Observations:
+    """(vector, loss) pairs at one budget, at most ``capacity`` of them, as numpy arrays.
+
+    When full, the oldest result that is not among the ``keep_best`` best is forgotten: the fit and
+    ask cost stays flat as a long run grows, while the best results stay in the model.
+    """
+
+    def __init__(self, dim: int, capacity: int, keep_best: int = 32) -> None:
+        self.capacity = max(int(capacity), keep_best + 1)
+        self.keep_best = keep_best
+        self._x = np.empty((min(64, self.capacity), dim))
+        self._y = np.empty(min(64, self.capacity))
+        self.n = 0
+
+    def add(self, vector: np.ndarray, loss: float) -> None:
+        if self.n == self.capacity:
+            threshold = np.partition(self._y, self.keep_best - 1)[self.keep_best - 1]
+            drop = int(np.argmax(self._y > threshold))  # the oldest outside the best
+            if self._y[drop] <= threshold:  # ties all the way: drop the oldest
+                drop = 0
+            self._x[drop:-1] = self._x[drop + 1 :]
+            self._y[drop:-1] = self._y[drop + 1 :]
+            self.n -= 1
+        elif self.n == len(self._y):
+            size = min(2 * len(self._y), self.capacity)
+            self._x = np.resize(self._x, (size, self._x.shape[1]))
+            self._y = np.resize(self._y, size)
+        self._x[self.n] = vector
+        self._y[self.n] = loss
+        self.n += 1
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._x[: self.n]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._y[: self.n]
+
+
+class Model:
+    """Base class: keeps the observations per budget; subclasses implement :meth:`propose`."""
+
+    name = "base"
+
+    def __init__(
+        self,
+        encoding: SpaceEncoding,
+        *,
+        top_n_percent: float = 15,
+        num_samples: int = 64,
+        bandwidth_factor: float = 3.0,
+        min_bandwidth: float = 1e-3,
+        min_points_in_model: int | None = None,
+        max_points_per_budget: int = 256,
+    ) -> None:
+        if not 0 < top_n_percent < 100:
+            raise ConfigError(f"top_n_percent must be in (0, 100), got {top_n_percent}")
+        if num_samples < 1:
+            raise ConfigError(f"num_samples must be >= 1, got {num_samples}")
+        self.encoding = encoding
+        self.top_n_percent = top_n_percent
+        self.num_samples = int(num_samples)
+        self.bandwidth_factor = float(bandwidth_factor)
+        self.min_bandwidth = float(min_bandwidth)
+        self.min_points_in_model = min_points_in_model
+        self.max_points_per_budget = int(max_points_per_budget)
+        self.data: dict[float, Observations] = {}
+        self.version = 0  # bumped by every observe(): fitted models are cached per version
+
+    def observe(self, vector: np.ndarray, budget: float, loss: float) -> None:
+        loss = float(loss)
+        if not math.isfinite(loss):
+            loss = math.inf  # crashed/diverged (and -inf, as HpBandSter does) rank last
+        budget = float(budget)
+        if budget not in self.data:
+            self.data[budget] = Observations(self.encoding.dim, self.max_points_per_budget)
+        self.data[budget].add(vector, loss)
+        self.version += 1
+
+    def n_observations(self, budget: float) -> int:
+        observations = self.data.get(float(budget))
+        return 0 if observations is None else observations.n
+
+    def propose(self, rng: np.random.Generator, pending: np.ndarray) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def _pick(
+        self, candidates: np.ndarray, scores: np.ndarray, pending: np.ndarray, snapped: bool = False
+    ) -> np.ndarray | None:
+        """The best-scoring candidate (snapped) that is not already running; None if all are."""
+        for i in np.argsort(-scores, kind="stable"):
+            vector = candidates[i : i + 1] if snapped else self.encoding.snap(candidates[i])
+            if not self.encoding.same_as_any(vector, pending)[0]:
+                return vector[0]
+        return None  # every candidate is running already: a random config serves better
+
+
+def make_model(name: str, encoding: SpaceEncoding, **kwargs: Any) -> Model:
+    """A model by name: "tpe", "kde" or "random"."""
+    from autocnn.optimize.models.kde import KDEModel
+    from autocnn.optimize.models.random import RandomModel
+    from autocnn.optimize.models.tpe import TPEModel
+
+    classes: dict[str, type[Model]] = {"tpe": TPEModel, "kde": KDEModel, "random": RandomModel}
+    if name not in classes:
+        raise ConfigError(f"unknown model {name!r}; choose one of {list(MODELS)}")
+    return classes[name](encoding, **kwargs)
+
+
+__all__ = ["MODELS", "Model", "Observations", "SpaceEncoding", "make_model"]

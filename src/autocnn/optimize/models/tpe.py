@@ -1,0 +1,212 @@
+"""Tree-structured Parzen estimators (TPE): a model that is useful after ~10 results.
+
+BOHB's multivariate KDE needs ``2 (d + 1)`` results on one budget (62 for a 30-dimensional space)
+before it exists. TPE (Bergstra et al., 2011) models each hyperparameter on its own, so a handful of
+results is enough:
+
+- the budget: the largest one with at least ``min_points_in_model`` results (default 10), as in
+  BOHB;
+- split: the best ``max(1, ceil(gamma * n))`` results there are "good", the rest (plus running
+  evaluations, the "constant liar") "bad"; ``gamma = top_n_percent / 100``;
+- per hyperparameter, two 1-D densities ``l`` (good) and ``g`` (bad), each fitted ONLY on the
+  results where that hyperparameter is active (the tree structure of conditional spaces): a mixture
+  of Gaussians truncated to [0, 1] (numeric and ordinal, one bandwidth by Scott's rule, clipped to
+  ``[1 / min(100, n + 1), 1]`` as Optuna does) or smoothed category frequencies; each mixes in a
+  uniform prior with weight ``prior_weight`` (1, one pseudo-observation);
+- ``num_samples`` candidates are drawn from the ``l``'s, column by column (``joint=True`` instead
+  starts each candidate from ONE good result and perturbs all its values, as BOHB's KDE does; on
+  the synthetic 30-D benchmark that was not better, 24 seeds, so it is off by default). Inactive
+  children are dropped (a child counts only when its parent activates it) and the candidate with
+  the largest ``sum over active j of log l_j(x_j) - log g_j(x_j)`` wins.
+
+Example:
+    >>> import ConfigSpace as CS, numpy as np
+    >>> from autocnn.optimize.models.encoding import SpaceEncoding
+    >>> space = CS.ConfigurationSpace({"x": (0.0, 1.0)})
+    >>> model = TPEModel(SpaceEncoding(space), min_points_in_model=3)
+    >>> for x in (0.1, 0.5, 0.9): model.observe(np.array([x]), budget=1, loss=x)
+    >>> float(model.propose(np.random.default_rng(0), np.empty((0, 1)))[0]) < 0.5
+    True
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from autocnn.optimize.models import Model
+from autocnn.optimize.models.kde import norm_cdf, truncated_normal
+
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+
+class ParzenEstimators:
+    """Independent 1-D Parzen estimators, one per column of ``data`` (NaN = inactive, skipped).
+
+    A numeric column (``kinds[j] == 0``) gets a mixture of its active values' Gaussians, truncated
+    to [0, 1] and sharing one bandwidth (Scott's rule clipped to ``[1 / min(100, n + 1), 1]``), plus
+    a uniform prior weighing ``prior_weight`` values:
+    ``p(x) = (sum_i N_[0,1](x; v_i, s) + w) / (n + w)``.
+    A categorical column gets ``p(c) = (count_c + w / k) / (n + w)``. All columns are evaluated
+    at once (padded arrays), which keeps an ask fast with hundreds of results.
+    """
+
+    def __init__(self, data: np.ndarray, kinds: np.ndarray, prior_weight: float = 1.0) -> None:
+        data = np.atleast_2d(np.asarray(data, dtype=float))
+        self.kinds = np.asarray(kinds)
+        self.prior_weight = float(prior_weight)
+        self.numeric = np.flatnonzero(self.kinds == 0)
+        self.categorical = np.flatnonzero(self.kinds > 0)
+        active = ~np.isnan(data)
+        # numeric columns: values padded to (columns, max count), mask of real entries
+        counts = active[:, self.numeric].sum(axis=0)
+        width = max(int(counts.max(initial=0)), 1)
+        self.values = np.zeros((len(self.numeric), width))
+        self.mask = np.zeros((len(self.numeric), width), dtype=bool)
+        self.sigma = np.ones(len(self.numeric))
+        for row, j in enumerate(self.numeric):
+            column = data[active[:, j], j]
+            n = len(column)
+            self.values[row, :n] = column
+            self.mask[row, :n] = True
+            if n:
+                scott = 1.06 * float(np.std(column)) * n ** (-0.2)
+                self.sigma[row] = float(np.clip(scott, 1.0 / min(100, n + 1), 1.0))
+        self.counts = counts
+        sigma = self.sigma[:, None]
+        # mass of each Gaussian inside [0, 1], to renormalise the truncated kernels
+        mass = norm_cdf((1 - self.values) / sigma) - norm_cdf(-self.values / sigma)
+        self.log_norm = -np.log(np.maximum(mass, 1e-300)) - np.log(sigma) - _LOG_SQRT_2PI
+        self.log_norm[~self.mask] = -np.inf
+        self._values32 = self.values.astype(np.float32)
+        self._inv_sigma32 = (1.0 / self.sigma).astype(np.float32)
+        self._log_norm32 = np.maximum(self.log_norm, -1e30).astype(np.float32)
+        # where each data row's value sits in its column's list (-1: inactive), for joint sampling
+        self._positions = np.where(active, np.cumsum(active, axis=0) - 1, -1)
+        self._counts_all = active.sum(axis=0)
+        cat_width = max(int(self._counts_all[self.categorical].max(initial=0)), 1)
+        self._cat_values = np.zeros((len(self.categorical), cat_width))
+        for row, j in enumerate(self.categorical):
+            column = data[active[:, j], j]
+            self._cat_values[row, : len(column)] = column
+        # categorical columns: probabilities padded to (columns, max choices)
+        k_max = int(self.kinds.max(initial=1))
+        self.probs = np.zeros((len(self.categorical), max(k_max, 1)))
+        for row, j in enumerate(self.categorical):
+            k = int(self.kinds[j])
+            column = data[active[:, j], j].astype(np.int64)
+            freq = np.bincount(column, minlength=k)[:k]
+            self.probs[row, :k] = (freq + self.prior_weight / k) / (len(column) + self.prior_weight)
+
+    def logpdf(self, points: np.ndarray) -> np.ndarray:
+        """Per-column log densities of ``points`` (m, d) -> (m, d); 0 where a point is NaN."""
+        points = np.atleast_2d(points)
+        out = np.zeros(points.shape)
+        if len(self.numeric):
+            # (columns, m, values) in float32: numpy's float32 exp is several times faster
+            x = np.nan_to_num(points[:, self.numeric].T, nan=0.5).astype(np.float32)
+            z = (x[:, :, None] - self._values32[:, None, :]) * self._inv_sigma32[:, None, None]
+            log_kernel = -0.5 * z * z + self._log_norm32[:, None, :]
+            # log(sum_i exp(log_kernel_i) + prior_weight), stabilised by the largest term
+            log_prior = math.log(self.prior_weight)
+            peak = np.maximum(log_kernel.max(axis=2), log_prior)
+            log_kernel -= peak[:, :, None]
+            np.exp(log_kernel, out=log_kernel)
+            log_sum = np.log(log_kernel.sum(axis=2, dtype=np.float64) + np.exp(log_prior - peak))
+            log_sum += peak
+            total = self.counts + self.prior_weight
+            out[:, self.numeric] = (log_sum - np.log(total)[:, None]).T
+        for row, j in enumerate(self.categorical):
+            index = np.nan_to_num(points[:, j]).astype(np.int64)
+            out[:, j] = np.log(self.probs[row, index])
+        out[np.isnan(points)] = 0.0
+        return out
+
+    def sample(self, rng: np.random.Generator, size: int, joint: bool = False) -> np.ndarray:
+        """``size`` points -> (size, d).
+
+        ``joint=False``: each column drawn from its own estimator (classic TPE). ``joint=True``:
+        each point picks one data row and takes a kernel around that row in every column where the
+        row is active (multivariate TPE, like BOHB's KDE sampling), so good combinations of values
+        stay together; each column still falls back to its prior with weight ``prior_weight``.
+        """
+        n_rows, d = self._positions.shape
+        row = rng.integers(0, max(n_rows, 1), size)
+        out = np.empty((size, d))
+        for data_columns, kinds_mask in ((self.numeric, True), (self.categorical, False)):
+            if not len(data_columns):
+                continue
+            counts = self._counts_all[data_columns]
+            total = counts + self.prior_weight
+            u = rng.random((len(data_columns), size)) * total[:, None]
+            component = np.floor(u).astype(np.int64)  # 0..n-1: a data value; n: the prior
+            if joint and n_rows:
+                own = self._positions[row][:, data_columns].T  # -1 where that row is inactive
+                use_own = (component < counts[:, None]) & (own >= 0)
+                component = np.where(use_own, own, component)
+            from_data = component < counts[:, None]
+            if kinds_mask:
+                draws = rng.random((len(data_columns), size))  # the prior: uniform on [0, 1]
+                rows, cols = np.nonzero(from_data)
+                if len(rows):
+                    centres = self.values[rows, component[rows, cols]]
+                    draws[rows, cols] = truncated_normal(rng, centres, self.sigma[rows])
+            else:
+                k = self.kinds[data_columns][:, None]
+                draws = np.floor(rng.random((len(data_columns), size)) * k)  # uniform choice
+                rows, cols = np.nonzero(from_data)
+                if len(rows):
+                    draws[rows, cols] = self._cat_values[rows, component[rows, cols]]
+            out[:, data_columns] = draws.T
+        return out
+
+
+class TPEModel(Model):
+    """TPE over a conditional space, fitted on one budget (see the module docstring)."""
+
+    name = "tpe"
+
+    def __init__(  # type: ignore[no-untyped-def]
+        self, encoding, *, prior_weight: float = 1.0, joint: bool = False, **kwargs
+    ) -> None:
+        super().__init__(encoding, **kwargs)
+        self.prior_weight = prior_weight
+        self.joint = joint
+        self.min_points = max(2, self.min_points_in_model or 10)
+        self._fit_version = -1
+        self._fit: tuple[ParzenEstimators, np.ndarray] | None = None
+
+    def model_budget(self) -> float | None:
+        """The largest budget with at least ``min_points`` results (None: no model yet)."""
+        ready = [budget for budget, obs in self.data.items() if obs.n >= self.min_points]
+        return max(ready) if ready else None
+
+    def _refit(self) -> None:
+        self._fit_version = self.version
+        budget = self.model_budget()
+        if budget is None:
+            self._fit = None
+            return
+        observations = self.data[budget]
+        n = observations.n
+        n_good = max(1, math.ceil(self.top_n_percent / 100 * n))
+        order = np.argsort(observations.y, kind="stable")
+        x = observations.x
+        good = ParzenEstimators(x[order[:n_good]], self.encoding.kinds, self.prior_weight)
+        self._fit = (good, x[order[n_good:]])
+
+    def propose(self, rng: np.random.Generator, pending: np.ndarray) -> np.ndarray | None:
+        if self._fit_version != self.version:
+            self._refit()
+        if self._fit is None:
+            return None
+        good, bad_data = self._fit
+        if len(pending):  # constant liar: running configs count as bad
+            bad_data = np.vstack([bad_data, pending])
+        bad = ParzenEstimators(bad_data, self.encoding.kinds, self.prior_weight)
+
+        candidates = self.encoding.snap(good.sample(rng, self.num_samples, joint=self.joint))
+        # inactive children are NaN after snap() and score 0: only active ones count
+        scores = (good.logpdf(candidates) - bad.logpdf(candidates)).sum(axis=1)
+        return self._pick(candidates, scores, pending, snapped=True)
