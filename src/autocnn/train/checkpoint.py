@@ -136,6 +136,7 @@ def load_model(
         metrics = evaluate_model(model, test_set, normalization=norm)
     """
     from autocnn.model import build_model
+    from autocnn.train.inputs import to_device
 
     payload = load_checkpoint(path)
     config = json.loads(payload["config"])
@@ -147,5 +148,5 @@ def load_model(
             f"checkpoint {path} does not fit the model its config builds ({error}); "
             "it was written by an incompatible autocnn version: retrain"
         ) from error
-    model.to(device).eval()
+    to_device(model, device).eval()
     return model, Normalization.from_dict(payload["normalization"]), config

@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from autocnn.errors import CheckpointError, ConfigError, DataError
 from autocnn.model import build_model, count_parameters
 from autocnn.train.checkpoint import config_hash, config_json, load_checkpoint, save_checkpoint
-from autocnn.train.inputs import Normalization, prepare_batch
+from autocnn.train.inputs import Normalization, prepare_batch, to_device
 from autocnn.train.metrics import EvalMetrics, evaluate_model
 from autocnn.train.results import DIVERGENCE_LOSS, EpochRecord, EpochSums, TrainResult
 from autocnn.train.schedules import learning_rate_at
@@ -104,7 +104,7 @@ def train(
     )
     with torch.random.fork_rng(devices=fork_devices):
         torch.manual_seed(seed)
-        model = build_model(config, train_set.input_shape, train_set.n_classes).to(dev)
+        model = to_device(build_model(config, train_set.input_shape, train_set.n_classes), dev)
         optimizer = _make_optimizer(model, settings)
         augment_rng = torch.Generator().manual_seed(seed + _AUGMENT_SEED)
         sums = EpochSums.zeros(dev)
