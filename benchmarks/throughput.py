@@ -37,12 +37,29 @@ from autocnn.space import default_config
 from autocnn.train import train
 
 MID = {  # 2 conv layers, 12/24 channels (the guide's "mid net")
-    "n_conv_layers": 2, "conv1_channels": 12, "conv1_kernel_size": 3, "conv1_padding": "same",
-    "conv1_stride": 1, "conv1_batchnorm": False, "conv1_dropout": False, "conv1_maxpool": True,
-    "conv1_maxpool_kernel": 2, "conv2_channel_multiplier": 2.0, "conv2_kernel_size": 3,
-    "conv2_padding": "same", "conv2_stride": 1, "conv2_batchnorm": False, "conv2_dropout": False,
-    "conv2_maxpool": True, "conv2_maxpool_kernel": 2, "activation": "relu", "n_fc_layers": 0,
-    "optimizer": "adam", "learning_rate": 1e-3, "weight_decay": 1e-6, "batch_size": 100,
+    "n_conv_layers": 2,
+    "conv1_channels": 12,
+    "conv1_kernel_size": 3,
+    "conv1_padding": "same",
+    "conv1_stride": 1,
+    "conv1_batchnorm": False,
+    "conv1_dropout": False,
+    "conv1_maxpool": True,
+    "conv1_maxpool_kernel": 2,
+    "conv2_channel_multiplier": 2.0,
+    "conv2_kernel_size": 3,
+    "conv2_padding": "same",
+    "conv2_stride": 1,
+    "conv2_batchnorm": False,
+    "conv2_dropout": False,
+    "conv2_maxpool": True,
+    "conv2_maxpool_kernel": 2,
+    "activation": "relu",
+    "n_fc_layers": 0,
+    "optimizer": "adam",
+    "learning_rate": 1e-3,
+    "weight_decay": 1e-6,
+    "batch_size": 100,
 }
 CONFIGS = {
     "seed-default": default_config("seed"),
@@ -60,7 +77,7 @@ def seed_style_epoch(model, optimizer, images: np.ndarray, labels: np.ndarray, b
             return len(labels)
 
         def __getitem__(self, i):
-            image = torch.from_numpy(images[i].astype(np.float32) / 255.0)
+            image = torch.from_numpy(images[i][None].astype(np.float32) / 255.0)
             return (image - 0.5) / 0.5, int(labels[i])
 
     loader = torch.utils.data.DataLoader(NumpyDataset(), batch_size=batch_size, shuffle=True)
@@ -86,15 +103,19 @@ def bare_epoch(model, optimizer, x: torch.Tensor, y: torch.Tensor, batch_size: i
         optimizer.step()
 
 
-def images_per_second(run_epoch, n_images: int, epochs: int, repeats: int) -> float:
-    run_epoch()  # warm-up: first-call allocations, kernel selection
-    rates = []
+def interleaved_rates(runs: dict, n_images: dict, epochs: int, repeats: int) -> dict:
+    """Median images/s of each ``runs[name]()`` epoch; repeats interleave the candidates so that
+    a noisy machine's slow phases hit all of them alike."""
+    for run_epoch in runs.values():
+        run_epoch()  # warm-up: first-call allocations, kernel selection
+    rates: dict = {name: [] for name in runs}
     for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(epochs):
-            run_epoch()
-        rates.append(n_images * epochs / (time.perf_counter() - start))
-    return statistics.median(rates)
+        for name, run_epoch in runs.items():
+            start = time.perf_counter()
+            for _ in range(epochs):
+                run_epoch()
+            rates[name].append(n_images[name] * epochs / (time.perf_counter() - start))
+    return {name: statistics.median(values) for name, values in rates.items()}
 
 
 def measure(name: str, config: dict, train_set, batch_size: int, epochs: int, repeats: int):
@@ -113,16 +134,33 @@ def measure(name: str, config: dict, train_set, batch_size: int, epochs: int, re
     model_c = build_model(config, shape, classes).to(memory_format=torch.channels_last)
     opt_c = torch.optim.Adam(model_c.parameters(), lr=1e-3)
     x_float = ((train_set.x.float() / 255.0 - 0.5) / 0.5).contiguous(
-        memory_format=torch.channels_last)
-    a = images_per_second(autocnn_epoch, n_used, epochs, repeats)
-    b = images_per_second(lambda: seed_style_epoch(model_b, opt_b, images, labels, batch_size),
-                          len(labels), epochs, repeats)
-    c = images_per_second(lambda: bare_epoch(model_c, opt_c, x_float, train_set.y, batch_size),
-                          n_used, epochs, repeats)
-    row = {"config": name, "batch_size": batch_size, "autocnn": a, "seed_style": b, "bare": c,
-           "a_over_c": a / c, "a_over_b": a / b}
-    print(f"{name:18s} bs={batch_size:5d}  autocnn {a:8.0f}/s  seed-style {b:8.0f}/s  "
-          f"bare {c:8.0f}/s  a/c {a / c:5.2f}  a/b {a / b:5.2f}", flush=True)
+        memory_format=torch.channels_last
+    )
+    rates = interleaved_rates(
+        {
+            "a": autocnn_epoch,
+            "b": lambda: seed_style_epoch(model_b, opt_b, images, labels, batch_size),
+            "c": lambda: bare_epoch(model_c, opt_c, x_float, train_set.y, batch_size),
+        },
+        {"a": n_used, "b": len(labels), "c": n_used},
+        epochs,
+        repeats,
+    )
+    a, b, c = rates["a"], rates["b"], rates["c"]
+    row = {
+        "config": name,
+        "batch_size": batch_size,
+        "autocnn": a,
+        "seed_style": b,
+        "bare": c,
+        "a_over_c": a / c,
+        "a_over_b": a / b,
+    }
+    print(
+        f"{name:18s} bs={batch_size:5d}  autocnn {a:8.0f}/s  seed-style {b:8.0f}/s  "
+        f"bare {c:8.0f}/s  a/c {a / c:5.2f}  a/b {a / b:5.2f}",
+        flush=True,
+    )
     return row
 
 
@@ -147,9 +185,13 @@ def fixed_cost(data_dir: str) -> dict:
     start = time.perf_counter()
     train(config, small, None, epochs=1, device="cpu")
     two_steps = time.perf_counter() - start
-    return {"process_start_and_import_torch_s": import_seconds, "data_load_first_s": load_seconds,
-            "data_load_cached_s": cached_seconds, "model_build_s": build_seconds,
-            "train_call_two_steps_s": two_steps}
+    return {
+        "process_start_and_import_torch_s": import_seconds,
+        "data_load_first_s": load_seconds,
+        "data_load_cached_s": cached_seconds,
+        "model_build_s": build_seconds,
+        "train_call_two_steps_s": two_steps,
+    }
 
 
 def _worker(config: dict, data_dir: str, threads: int, epochs: int, queue) -> None:
@@ -168,8 +210,10 @@ def thread_layout(config: dict, data_dir: str, epochs: int) -> dict:
     out = {}
     for workers, threads in ((1, 2), (2, 1)):
         queue = context.Queue()
-        procs = [context.Process(target=_worker, args=(config, data_dir, threads, epochs, queue))
-                 for _ in range(workers)]
+        procs = [
+            context.Process(target=_worker, args=(config, data_dir, threads, epochs, queue))
+            for _ in range(workers)
+        ]
         for p in procs:
             p.start()
         rates = [queue.get() for _ in procs]
@@ -185,29 +229,46 @@ def main() -> None:
     parser.add_argument("--batch-sizes", default="50,100,250,1000")
     parser.add_argument("--epochs", type=int, default=1, help="timed epochs per repeat")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     torch.manual_seed(0)
     full = data.load("kmnist10k", "train", data_dir=args.data_dir)
     train_set, _ = data.train_val_split(full, 0.2, seed=0)
-    print(f"{date.today()} {platform.processor() or platform.machine()} torch {torch.__version__} "
-          f"threads {torch.get_num_threads()}; kmnist10k train split {len(train_set)} images")
+    print(
+        f"{date.today()} {platform.processor() or platform.machine()} torch {torch.__version__} "
+        f"threads {torch.get_num_threads()}; kmnist10k train split {len(train_set)} images"
+    )
     rows = []
     for name, config in CONFIGS.items():
         # The large net runs ~30x slower: time it on the first 2,000 images to keep the run short.
         images = train_set if not name.startswith("large") else train_set.subset(range(2000))
-        rows += [measure(name, config, images, int(bs), args.epochs, args.repeats)
-                 for bs in args.batch_sizes.split(",")]
+        rows += [
+            measure(name, config, images, int(bs), args.epochs, args.repeats)
+            for bs in args.batch_sizes.split(",")
+        ]
     costs = fixed_cost(args.data_dir)
     print("fixed cost per evaluation:", json.dumps(costs, indent=1))
-    layout = {name: thread_layout({**CONFIGS[name], "batch_size": 100}, args.data_dir, 2)
-              for name in ("seed-default", "mid-2conv-12/24")}
+    layout = {
+        name: thread_layout({**CONFIGS[name], "batch_size": 100}, args.data_dir, 2)
+        for name in ("seed-default", "mid-2conv-12/24")
+    }
     print("aggregate images/s, workers x threads:", json.dumps(layout, indent=1))
     if args.out:
         with open(args.out, "w") as handle:
-            json.dump({"date": str(date.today()), "rows": rows, "fixed_cost": costs,
-                       "thread_layout": layout}, handle, indent=1)
+            json.dump(
+                {
+                    "date": str(date.today()),
+                    "rows": rows,
+                    "fixed_cost": costs,
+                    "thread_layout": layout,
+                },
+                handle,
+                indent=1,
+            )
 
 
 if __name__ == "__main__":

@@ -123,6 +123,8 @@ def test_optimize_status_export_and_resume_of_a_finished_run(tiny, tmp_path, cap
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "incumbent: config" in out
+    # bracket [3,1]@[1,3]: the promoted config continues 1 -> 3 epochs instead of training 3
+    assert "checkpoint continuation: trained 11 epochs instead of 12" in out
     incumbent = json.loads((run / "incumbent.json").read_text())
     assert incumbent["budget"] == 3.0 and 0.0 <= incumbent["loss"] <= 1.0
     assert (run / "space.json").exists()

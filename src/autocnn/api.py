@@ -258,6 +258,21 @@ def optimize(
     return summary
 
 
+def continuation_savings(run: str | Path) -> tuple[float, float]:
+    """(epochs trained, epochs a retrain-from-scratch run would have trained) for the
+    evaluations of ``run``: what checkpoint continuation saved."""
+    from autocnn.optimize.store import STORE_NAME, Store
+
+    trained = from_scratch = 0.0
+    with Store.open(Path(run) / STORE_NAME, readonly=True) as store:
+        for row in store.evaluations():
+            if row.cost is None:
+                continue
+            trained += row.cost
+            from_scratch += row.cost + float(row.metrics.get("continued_from") or 0.0)
+    return trained, from_scratch
+
+
 def status(run: str | Path):
     """A finished or running run's progress: counts by status, incumbent, compute used."""
     from autocnn.optimize.runner import summarize

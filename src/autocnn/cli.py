@@ -117,6 +117,10 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         f"({summary.n_this_call} in this call, {summary.seconds:.0f} s); by status: "
         f"{summary.counts}"
     )
+    trained, from_scratch = api.continuation_savings(out)
+    if from_scratch > trained:
+        print(f"checkpoint continuation: trained {trained:g} epochs instead of {from_scratch:g} "
+              f"({1 - trained / from_scratch:.0%} saved)")
     if summary.incumbent is None:
         print("no evaluation finished successfully: no incumbent")
         return 1

@@ -30,7 +30,7 @@ import contextlib
 import math
 import numbers
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,9 @@ def train(
     save_to: Path | None = None,
     device: str = "auto",
     progress: bool = False,
+    init_state: Mapping[str, torch.Tensor] | None = None,
+    param_groups: Callable[[torch.nn.Module], list[dict[str, Any]]] | None = None,
+    before_epoch: Callable[[torch.nn.Module, int], None] | None = None,
 ) -> TrainResult:
     """Train the network of ``config`` on ``train_set`` for ``epochs`` epochs.
 
@@ -72,6 +75,13 @@ def train(
     ``resume_from`` continues a checkpoint of the same config, seed and horizon; ``save_to``
     writes a checkpoint at the end (not after divergence). Validation runs after every whole
     epoch and at the end. ``device``: "auto" (CUDA if available), "cpu", "cuda", "cuda:1".
+
+    Fine-tuning hooks (all optional; ``autocnn.transfer`` uses them): ``init_state`` is a state
+    dict loaded (strictly) into the fresh model before the optimizer is made (a resumed
+    checkpoint overrides it); ``param_groups(model)`` gives the optimizer's parameter groups, each
+    may carry an ``"lr_factor"`` that scales the scheduled learning rate; ``before_epoch(model,
+    epoch)`` runs before the steps of each epoch (e.g. to freeze layers). Pass the same hooks when
+    resuming: a run stays an exact prefix only if they are pure functions of the epoch.
 
     Example::
 
@@ -105,7 +115,9 @@ def train(
     with torch.random.fork_rng(devices=fork_devices):
         torch.manual_seed(seed)
         model = to_device(build_model(config, train_set.input_shape, train_set.n_classes), dev)
-        optimizer = _make_optimizer(model, settings)
+        if init_state is not None:
+            model.load_state_dict(init_state)
+        optimizer = _make_optimizer(model, settings, param_groups)
         augment_rng = torch.Generator().manual_seed(seed + _AUGMENT_SEED)
         sums = EpochSums.zeros(dev)
         history: list[EpochRecord] = []  # whole epochs only; a final partial one is added last
@@ -137,13 +149,15 @@ def train(
             epoch = step // steps_per_epoch
             order = _epoch_order(seed, epoch, len(train_set)).to(dev)
             stop = min(steps_per_epoch, total_steps - epoch * steps_per_epoch)
+            if before_epoch is not None:
+                before_epoch(model, epoch)
             segment_start = time.perf_counter()
             for position in range(step - epoch * steps_per_epoch, stop):
                 lr = learning_rate_at(
                     settings.lr_schedule, settings.learning_rate, step, horizon_steps
                 )
                 for group in optimizer.param_groups:
-                    group["lr"] = lr
+                    group["lr"] = lr * group.get("lr_factor", 1.0)
                 index = order[position * batch_size : (position + 1) * batch_size]
                 labels = train_y[index]
                 x = prepare_batch(train_x[index], mean, std, settings.augmentation, augment_rng)
@@ -247,8 +261,13 @@ def _epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
     return torch.randperm(n, generator=generator)
 
 
-def _make_optimizer(model: torch.nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
-    params, lr, decay = model.parameters(), settings.learning_rate, settings.weight_decay
+def _make_optimizer(
+    model: torch.nn.Module,
+    settings: TrainSettings,
+    param_groups: Callable[[torch.nn.Module], list[dict[str, Any]]] | None = None,
+) -> torch.optim.Optimizer:
+    params: Any = model.parameters() if param_groups is None else param_groups(model)
+    lr, decay = settings.learning_rate, settings.weight_decay
     if settings.optimizer == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=decay)
     if settings.optimizer == "adamw":

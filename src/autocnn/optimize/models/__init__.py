@@ -100,7 +100,11 @@ class Model:
         self.min_points_in_model = min_points_in_model
         self.max_points_per_budget = int(max_points_per_budget)
         self.data: dict[float, Observations] = {}
-        self.version = 0  # bumped by every observe(): fitted models are cached per version
+        self.version = 0  # bumped by every observe()
+        # per budget: bumped when that budget's observations change. A model fitted on one budget
+        # is cached under (budget, its version), so the many results on small budgets do not
+        # force a refit of a model that lives on the largest one.
+        self.budget_versions: dict[float, int] = {}
 
     def observe(self, vector: np.ndarray, budget: float, loss: float) -> None:
         loss = float(loss)
@@ -111,6 +115,11 @@ class Model:
             self.data[budget] = Observations(self.encoding.dim, self.max_points_per_budget)
         self.data[budget].add(vector, loss)
         self.version += 1
+        self.budget_versions[budget] = self.budget_versions.get(budget, 0) + 1
+
+    def fit_key(self, budget: float | None) -> tuple[float | None, int]:
+        """What a model fitted on ``budget`` depends on: refit when this changes."""
+        return budget, -1 if budget is None else self.budget_versions[budget]
 
     def n_observations(self, budget: float) -> int:
         observations = self.data.get(float(budget))

@@ -31,6 +31,7 @@ from ConfigSpace import (
     Constant,
     OrdinalHyperparameter,
 )
+from ConfigSpace.hyperparameters import FloatHyperparameter
 
 from autocnn.errors import ConfigError
 from autocnn.space import to_plain
@@ -58,6 +59,26 @@ class SpaceEncoding:
         self.numeric = self.kinds == 0
         # ConfigSpace's compiled condition graph, parents before children (ConfigSpace 1.x).
         self._conditions = list(space._dag.minimum_conditions)
+        # Column groups for the vectorised snap(): ConfigSpace's per-hyperparameter calls cost
+        # ~20 us each, which over 40 hyperparameters was most of an ask.
+        self._categorical = np.flatnonzero(self.kinds > 0)
+        self._ordinal = np.flatnonzero(self.ordinal_sizes > 0)
+        self._float = np.array(
+            [
+                j
+                for j, hp in enumerate(self.hyperparameters)
+                if kinds[j] == 0 and not ordinal_sizes[j] and isinstance(hp, FloatHyperparameter)
+            ],
+            dtype=np.int64,
+        )
+        self._integer = np.array(
+            [
+                j
+                for j in range(self.dim)
+                if kinds[j] == 0 and not ordinal_sizes[j] and j not in set(self._float.tolist())
+            ],
+            dtype=np.int64,
+        )
 
     @property
     def dim(self) -> int:
@@ -95,19 +116,23 @@ class SpaceEncoding:
         (integers), categorical ones to a valid index; then the conditions switch children off.
         """
         out = np.array(vectors, dtype=float, copy=True, ndmin=2)
-        for j, hp in enumerate(self.hyperparameters):
-            column = out[:, j]
-            k = self.kinds[j]
-            if k:
-                out[:, j] = np.clip(np.rint(np.nan_to_num(column)), 0, k - 1)
-            elif self.ordinal_sizes[j]:
-                size = self.ordinal_sizes[j]
-                index = np.clip(np.floor(np.nan_to_num(column, nan=0.5) * size), 0, size - 1)
-                out[:, j] = (index + 0.5) / size
-            else:
-                column = np.clip(np.nan_to_num(column, nan=0.5), 0.0, 1.0)
-                # value -> vector round trip puts integers on their grid
-                out[:, j] = hp.to_vector(hp.to_value(column))
+        missing = np.isnan(out)
+        if len(self._categorical):
+            columns = self._categorical
+            values = np.where(missing[:, columns], 0.0, out[:, columns])
+            out[:, columns] = np.clip(np.rint(values), 0, self.kinds[columns] - 1)
+        if len(self._ordinal):
+            columns, size = self._ordinal, self.ordinal_sizes[self._ordinal]
+            values = np.where(missing[:, columns], 0.5, out[:, columns])
+            index = np.clip(np.floor(values * size), 0, size - 1)
+            out[:, columns] = (index + 0.5) / size
+        if len(self._float):  # a float's value -> vector round trip is the identity (to 1 ulp)
+            columns = self._float
+            out[:, columns] = np.clip(np.where(missing[:, columns], 0.5, out[:, columns]), 0, 1)
+        for j in self._integer:  # value -> vector round trip puts integers on their grid
+            hp = self.hyperparameters[j]
+            column = np.clip(np.where(missing[:, j], 0.5, out[:, j]), 0.0, 1.0)
+            out[:, j] = hp.to_vector(hp.to_value(column))
         return self.deactivate(out)
 
     def deactivate(self, vectors: np.ndarray) -> np.ndarray:

@@ -153,7 +153,7 @@ class KDEModel(Model):
         self.kinds = encoding.kinds[self.columns]
         d = len(self.columns)
         self.min_points = max(self.min_points_in_model or 0, d + 1)
-        self._fit_version = -1
+        self._fit_key: tuple[float | None, int] | None = None
         self._fit: tuple[float, np.ndarray, np.ndarray, MixedKDE] | None = None
 
     def model_budget(self) -> float | None:
@@ -172,9 +172,7 @@ class KDEModel(Model):
         n_bad = max(self.min_points, int((100 - top) * n // 100))
         return min(n_good, n), n_bad
 
-    def _refit(self, rng: np.random.Generator) -> None:
-        self._fit_version = self.version
-        budget = self.model_budget()
+    def _refit(self, budget: float | None, rng: np.random.Generator) -> None:
         if budget is None:
             self._fit = None
             return
@@ -188,8 +186,10 @@ class KDEModel(Model):
         self._fit = (budget, good, bad, good_kde)
 
     def propose(self, rng: np.random.Generator, pending: np.ndarray) -> np.ndarray | None:
-        if self._fit_version != self.version:
-            self._refit(rng)
+        budget = self.model_budget()
+        if self._fit_key != self.fit_key(budget):  # only results on the model's budget matter
+            self._fit_key = self.fit_key(budget)
+            self._refit(budget, rng)
         if self._fit is None:
             return None
         _, good, bad, good_kde = self._fit

@@ -59,20 +59,23 @@ class ParzenEstimators:
         self.numeric = np.flatnonzero(self.kinds == 0)
         self.categorical = np.flatnonzero(self.kinds > 0)
         active = ~np.isnan(data)
+        # where each data row's value sits in its column's list (-1: inactive); also what packs
+        # every column's active values, in row order, into the padded arrays below (vectorised:
+        # this runs on every ask, for the "bad" set with the running configs)
+        positions = np.cumsum(active, axis=0) - 1
+        self._positions = np.where(active, positions, -1)
+        self._counts_all = active.sum(axis=0)
         # numeric columns: values padded to (columns, max count), mask of real entries
-        counts = active[:, self.numeric].sum(axis=0)
+        counts = self._counts_all[self.numeric]
         width = max(int(counts.max(initial=0)), 1)
-        self.values = np.zeros((len(self.numeric), width))
-        self.mask = np.zeros((len(self.numeric), width), dtype=bool)
-        self.sigma = np.ones(len(self.numeric))
-        for row, j in enumerate(self.numeric):
-            column = data[active[:, j], j]
-            n = len(column)
-            self.values[row, :n] = column
-            self.mask[row, :n] = True
-            if n:
-                scott = 1.06 * float(np.std(column)) * n ** (-0.2)
-                self.sigma[row] = float(np.clip(scott, 1.0 / min(100, n + 1), 1.0))
+        self.values, self.mask = self._pack(data, active, positions, self.numeric, width)
+        safe_counts = np.maximum(counts, 1)
+        mean = self.values.sum(axis=1) / safe_counts
+        centred = np.where(self.mask, self.values - mean[:, None], 0.0)
+        std = np.sqrt((centred * centred).sum(axis=1) / safe_counts)
+        scott = 1.06 * std * safe_counts ** (-0.2)
+        lowest = 1.0 / np.minimum(100, counts + 1)
+        self.sigma = np.where(counts > 0, np.clip(scott, lowest, 1.0), 1.0)
         self.counts = counts
         sigma = self.sigma[:, None]
         # mass of each Gaussian inside [0, 1], to renormalise the truncated kernels
@@ -82,22 +85,36 @@ class ParzenEstimators:
         self._values32 = self.values.astype(np.float32)
         self._inv_sigma32 = (1.0 / self.sigma).astype(np.float32)
         self._log_norm32 = np.maximum(self.log_norm, -1e30).astype(np.float32)
-        # where each data row's value sits in its column's list (-1: inactive), for joint sampling
-        self._positions = np.where(active, np.cumsum(active, axis=0) - 1, -1)
-        self._counts_all = active.sum(axis=0)
         cat_width = max(int(self._counts_all[self.categorical].max(initial=0)), 1)
-        self._cat_values = np.zeros((len(self.categorical), cat_width))
-        for row, j in enumerate(self.categorical):
-            column = data[active[:, j], j]
-            self._cat_values[row, : len(column)] = column
+        self._cat_values, cat_mask = self._pack(
+            data, active, positions, self.categorical, cat_width
+        )
         # categorical columns: probabilities padded to (columns, max choices)
-        k_max = int(self.kinds.max(initial=1))
-        self.probs = np.zeros((len(self.categorical), max(k_max, 1)))
-        for row, j in enumerate(self.categorical):
-            k = int(self.kinds[j])
-            column = data[active[:, j], j].astype(np.int64)
-            freq = np.bincount(column, minlength=k)[:k]
-            self.probs[row, :k] = (freq + self.prior_weight / k) / (len(column) + self.prior_weight)
+        k_max = max(int(self.kinds.max(initial=1)), 1)
+        k = self.kinds[self.categorical]
+        rows = np.repeat(np.arange(len(self.categorical)), cat_mask.sum(axis=1))
+        freq = np.bincount(
+            rows * k_max + self._cat_values[cat_mask].astype(np.int64),
+            minlength=len(self.categorical) * k_max,
+        ).reshape(len(self.categorical), k_max)
+        n_cat = self._counts_all[self.categorical][:, None]
+        probs = (freq + self.prior_weight / np.maximum(k, 1)[:, None]) / (n_cat + self.prior_weight)
+        self.probs = np.where(np.arange(k_max)[None, :] < k[:, None], probs, 0.0)
+        with np.errstate(divide="ignore"):
+            self._log_probs = np.log(self.probs)
+
+    @staticmethod
+    def _pack(
+        data: np.ndarray, active: np.ndarray, positions: np.ndarray, columns: np.ndarray, width: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each column's active values, in row order, padded to (len(columns), width)."""
+        values = np.zeros((len(columns), width))
+        mask = np.zeros((len(columns), width), dtype=bool)
+        rows, cols = np.nonzero(active[:, columns])
+        where = (cols, positions[rows, columns[cols]])
+        values[where] = data[rows, columns[cols]]
+        mask[where] = True
+        return values, mask
 
     def logpdf(self, points: np.ndarray) -> np.ndarray:
         """Per-column log densities of ``points`` (m, d) -> (m, d); 0 where a point is NaN."""
@@ -117,9 +134,10 @@ class ParzenEstimators:
             log_sum += peak
             total = self.counts + self.prior_weight
             out[:, self.numeric] = (log_sum - np.log(total)[:, None]).T
-        for row, j in enumerate(self.categorical):
-            index = np.nan_to_num(points[:, j]).astype(np.int64)
-            out[:, j] = np.log(self.probs[row, index])
+        if len(self.categorical):
+            index = np.nan_to_num(points[:, self.categorical]).astype(np.int64)
+            rows = np.arange(len(self.categorical))[None, :]
+            out[:, self.categorical] = self._log_probs[rows, index]
         out[np.isnan(points)] = 0.0
         return out
 
@@ -174,7 +192,7 @@ class TPEModel(Model):
         self.prior_weight = prior_weight
         self.joint = joint
         self.min_points = max(2, self.min_points_in_model or 10)
-        self._fit_version = -1
+        self._fit_key: tuple[float | None, int] | None = None
         self._fit: tuple[ParzenEstimators, np.ndarray] | None = None
 
     def model_budget(self) -> float | None:
@@ -182,9 +200,7 @@ class TPEModel(Model):
         ready = [budget for budget, obs in self.data.items() if obs.n >= self.min_points]
         return max(ready) if ready else None
 
-    def _refit(self) -> None:
-        self._fit_version = self.version
-        budget = self.model_budget()
+    def _refit(self, budget: float | None) -> None:
         if budget is None:
             self._fit = None
             return
@@ -197,8 +213,10 @@ class TPEModel(Model):
         self._fit = (good, x[order[n_good:]])
 
     def propose(self, rng: np.random.Generator, pending: np.ndarray) -> np.ndarray | None:
-        if self._fit_version != self.version:
-            self._refit()
+        budget = self.model_budget()
+        if self._fit_key != self.fit_key(budget):  # only results on the model's budget matter
+            self._fit_key = self.fit_key(budget)
+            self._refit(budget)
         if self._fit is None:
             return None
         good, bad_data = self._fit

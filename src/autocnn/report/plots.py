@@ -1,0 +1,367 @@
+"""The report's figures, drawn with matplotlib's object API (Agg; no pyplot, no display needed).
+
+Each function takes what it shows and returns a ``matplotlib.figure.Figure``; it raises
+:class:`~autocnn.report.analysis.NothingToShow` when there is nothing to draw (the report then
+prints the reason in place of the figure). :func:`save` writes a PNG.
+
+Example::
+
+    figure = trajectory_figure(load_run("runs/kmnist"))
+    save(figure, Path("report/trajectory.png"))
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from autocnn.report.analysis import (
+    NothingToShow,
+    best_so_far_per_budget,
+    concurrency,
+    history,
+    incumbent_trajectory,
+    losses_by_budget,
+    rank_correlations,
+    time_unit,
+)
+from autocnn.report.importance import Importance
+from autocnn.report.load import ModelMetrics, RunData
+
+STYLE = {
+    "font.size": 11,
+    "axes.titlesize": 12.5,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 11,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.fontsize": 9.5,
+    "legend.frameon": False,
+}
+ACCENT, WARN, MUTED = "#1f6fb4", "#e07b24", "#9aa4ad"
+DPI = 110
+
+
+def _figure(width: float, height: float) -> Figure:
+    with matplotlib.rc_context(STYLE):
+        return Figure(figsize=(width, height), layout="constrained")
+
+
+def _axes(figure: Figure, *args, **kwargs):
+    with matplotlib.rc_context(STYLE):
+        return figure.subplots(*args, **kwargs)
+
+
+def save(figure: Figure, path: Path) -> Path:
+    """Write ``figure`` as a PNG at ``path`` (white background) and return the path."""
+    with matplotlib.rc_context(STYLE):
+        figure.savefig(path, dpi=DPI, facecolor="white")
+    return path
+
+
+def budget_colors(budgets: list[float]) -> dict[float, tuple]:
+    """One viridis colour per budget, dark for small budgets, bright for large ones."""
+    cmap = matplotlib.colormaps["viridis"]
+    n = len(budgets)
+    return {b: cmap(0.1 + 0.75 * (i / max(n - 1, 1))) for i, b in enumerate(sorted(budgets))}
+
+
+def trajectory_figure(run: RunData) -> Figure:
+    """Best validation error so far vs wall time and vs epochs trained."""
+    steps = incumbent_trajectory(run)
+    end_seconds = max(e.finished or e.submitted for e in run.finished) - run.t0
+    end_cost = sum(e.cost or 0.0 for e in run.finished)
+    scale, unit = time_unit(end_seconds)
+    figure = _figure(12, 4.2)
+    left, right = _axes(figure, 1, 2, sharey=True)
+    colors = budget_colors(run.budgets)
+    for budget, (times, losses) in best_so_far_per_budget(run).items():
+        left.step(
+            np.append(times, end_seconds) / scale,
+            np.append(losses, losses[-1]),
+            where="post",
+            color=colors[budget],
+            lw=1,
+            ls="--",
+            alpha=0.8,
+            label=f"best at budget {budget:g}",
+        )
+    for axis, xs, end, xlabel in (
+        (left, [s.seconds / scale for s in steps], end_seconds / scale, f"wall time [{unit}]"),
+        (right, [s.cost for s in steps], end_cost, f"cumulative budget [{run.budget_unit}]"),
+    ):
+        ys = [s.loss for s in steps]
+        axis.step(xs + [end], ys + [ys[-1]], where="post", color="black", lw=2, label="incumbent")
+        axis.scatter(xs, ys, c=[colors[s.budget] for s in steps], s=40, zorder=3, edgecolor="k")
+        axis.set_xlabel(xlabel)
+    left.set_ylabel("validation error (1 \u2212 metric)")
+    left.set_title("Incumbent over wall time")
+    right.set_title("Incumbent over compute")
+    left.legend(loc="upper right")
+    return figure
+
+
+def losses_over_time_figure(run: RunData) -> Figure:
+    """Every finished evaluation's loss at its finish time, coloured by budget; failures marked."""
+    if not run.finished:
+        raise NothingToShow("no evaluation has finished yet")
+    end = max(e.finished or e.submitted for e in run.finished) - run.t0
+    scale, unit = time_unit(end)
+    figure = _figure(12, 4.2)
+    axis = _axes(figure)
+    colors = budget_colors(run.budgets)
+    ok = run.ok
+    top = max((e.loss for e in ok), default=1.0)
+    for budget in run.budgets:
+        chosen = [e for e in ok if e.budget == budget]
+        if chosen:
+            axis.scatter(
+                [(e.finished - run.t0) / scale for e in chosen],
+                [e.loss for e in chosen],
+                color=colors[budget],
+                s=36,
+                edgecolor="k",
+                linewidth=0.4,
+                label=f"budget {budget:g}",
+            )
+    if run.failures:
+        axis.scatter(
+            [((e.finished or e.submitted) - run.t0) / scale for e in run.failures],
+            [top * 1.05 + 0.01] * len(run.failures),
+            marker="x",
+            color="crimson",
+            s=50,
+            label=f"failed / diverged ({len(run.failures)})",
+        )
+    axis.set_xlabel(f"wall time at finish [{unit}]")
+    axis.set_ylabel("validation error")
+    axis.set_title("Losses over time, coloured by budget")
+    axis.legend(loc="upper right", ncol=2)
+    return figure
+
+
+def concurrency_figure(run: RunData) -> Figure:
+    """Finished evaluations (cumulative) and concurrently running evaluations over time."""
+    times, running, finish_times, finished = concurrency(run)
+    scale, unit = time_unit(float(times[-1]) if len(times) else 0.0)
+    figure = _figure(12, 3.8)
+    left, right = _axes(figure, 1, 2)
+    order = np.argsort(finish_times, kind="mergesort")
+    left.step(np.r_[0, finish_times[order]] / scale, np.r_[0, finished], where="post", color=ACCENT)
+    left.set_xlabel(f"wall time [{unit}]")
+    left.set_ylabel("evaluations finished")
+    left.set_title("Finished evaluations over time")
+    right.step(times / scale, running, where="post", color=WARN)
+    right.fill_between(times / scale, running, step="post", color=WARN, alpha=0.25)
+    right.set_xlabel(f"wall time [{unit}]")
+    right.set_ylabel("evaluations running")
+    right.set_title("Concurrent evaluations (worker utilisation)")
+    right.yaxis.get_major_locator().set_params(integer=True)
+    return figure
+
+
+def histogram_figure(run: RunData) -> Figure:
+    """Distribution of the validation error at each budget (one panel per budget)."""
+    table = losses_by_budget(run)
+    if not table:
+        raise NothingToShow("no evaluation finished successfully, so there are no losses")
+    colors = budget_colors(list(table))
+    n = len(table)
+    figure = _figure(min(4.0 * n, 14), 3.6)
+    axes = np.atleast_1d(_axes(figure, 1, n, sharex=True, squeeze=False)[0])
+    all_losses = np.concatenate([list(v.values()) for v in table.values()])
+    low, high = float(all_losses.min()), float(all_losses.max())
+    bins = np.linspace(low, high if high > low else low + 1e-3, 16)
+    for axis, (budget, losses) in zip(axes, table.items(), strict=True):
+        values = np.array(list(losses.values()))
+        axis.hist(values, bins=bins, color=colors[budget], edgecolor="white")
+        axis.axvline(values.min(), color="black", ls=":", lw=1)
+        axis.set_title(f"budget {budget:g} ({len(values)} configs)")
+        axis.set_xlabel("validation error")
+        axis.yaxis.get_major_locator().set_params(integer=True)
+    axes[0].set_ylabel("configurations")
+    return figure
+
+
+def correlation_figure(run: RunData) -> Figure:
+    """Spearman rank correlation of the losses across budgets, as an annotated matrix."""
+    pairs = rank_correlations(run)
+    budgets = sorted({p.budget_a for p in pairs} | {p.budget_b for p in pairs})
+    index = {b: i for i, b in enumerate(budgets)}
+    n = len(budgets)
+    rho = np.full((n, n), np.nan)
+    counts = np.zeros((n, n), dtype=int)
+    table = losses_by_budget(run)
+    for i, b in enumerate(budgets):
+        rho[i, i], counts[i, i] = 1.0, len(table.get(b, {}))
+    for p in pairs:
+        i, j = index[p.budget_a], index[p.budget_b]
+        rho[i, j] = rho[j, i] = p.rho
+        counts[i, j] = counts[j, i] = p.n
+    figure = _figure(max(4.8, 1.1 * n + 2.6), max(4.0, 1.0 * n + 1.6))
+    axis = _axes(figure)
+    axis.grid(False)
+    image = axis.imshow(np.ma.masked_invalid(rho), cmap="RdBu", vmin=-1, vmax=1)
+    for i in range(n):
+        for j in range(n):
+            text = "n/a" if np.isnan(rho[i, j]) else f"{rho[i, j]:.2f}"
+            axis.text(j, i, f"{text}\nn={counts[i, j]}", ha="center", va="center", fontsize=9)
+    labels = [f"{b:g}" for b in budgets]
+    axis.set_xticks(range(n), labels)
+    axis.set_yticks(range(n), labels)
+    axis.set_xlabel(f"budget [{run.budget_unit}]")
+    axis.set_ylabel(f"budget [{run.budget_unit}]")
+    axis.set_title("Rank correlation of losses across budgets")
+    figure.colorbar(image, ax=axis, label="Spearman \u03c1", shrink=0.85)
+    return figure
+
+
+def learning_curves_figure(run: RunData, ranked: list) -> Figure:
+    """Train vs validation loss and accuracy per epoch for the top configurations."""
+    curves = [(r, history(r.evaluation)) for r in ranked]
+    curves = [(r, h) for r, h in curves if h]
+    if not curves:
+        raise NothingToShow("the top configurations stored no per-epoch history")
+    figure = _figure(12, 4.4)
+    left, right = _axes(figure, 1, 2, sharex=True)
+    cmap = matplotlib.colormaps["tab10"]
+    for index, (r, records) in enumerate(curves):
+        color = cmap(index % 10)
+        epochs = [rec["epoch"] for rec in records]
+        label = f"#{r.rank} config {r.config_id}"
+        for axis, key in ((left, "loss"), (right, "acc")):
+            train = [rec.get(f"train_{key}") for rec in records]
+            val = [rec.get(f"val_{key}") for rec in records]
+            axis.plot(epochs, _nan(train), color=color, ls="--", marker="o", ms=3, lw=1.2)
+            axis.plot(epochs, _nan(val), color=color, marker="o", ms=4, lw=2, label=label)
+    for axis, what in ((left, "cross-entropy loss"), (right, "accuracy")):
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(what)
+    left.set_title("Loss per epoch (solid: validation, dashed: train)")
+    right.set_title("Accuracy per epoch (solid: validation, dashed: train)")
+    right.legend(loc="lower right")
+    return figure
+
+
+def _nan(values: list) -> np.ndarray:
+    return np.array([np.nan if v is None else float(v) for v in values])
+
+
+def _under(counts: np.ndarray | None) -> np.ndarray:
+    """Under-represented classes: fewer than half the mean count (autocnn.data's rule)."""
+    if counts is None or len(counts) == 0:
+        return np.zeros(0, dtype=bool)
+    return np.asarray(counts) < 0.5 * np.mean(counts)
+
+
+def confusion_figure(model: ModelMetrics) -> Figure:
+    """Row-normalised confusion matrix (recall per true class); counts written when few classes."""
+    if model.confusion is None:
+        raise NothingToShow(f"{model.name} has no confusion matrix")
+    matrix = np.asarray(model.confusion, dtype=float)
+    n = len(matrix)
+    rows = matrix.sum(axis=1, keepdims=True)
+    share = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0)
+    size = min(4.5 + 0.28 * n, 13)
+    figure = _figure(size + 1.2, size)
+    axis = _axes(figure)
+    axis.grid(False)
+    image = axis.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    if n <= 15:
+        for i in range(n):
+            for j in range(n):
+                axis.text(
+                    j,
+                    i,
+                    f"{int(matrix[i, j])}",
+                    ha="center",
+                    va="center",
+                    fontsize=8 if n > 10 else 9,
+                    color="white" if share[i, j] > 0.5 else "black",
+                )
+    step = 1 if n <= 20 else 5
+    axis.set_xticks(range(0, n, step))
+    axis.set_yticks(range(0, n, step))
+    axis.set_xlabel("predicted class")
+    axis.set_ylabel("true class")
+    axis.set_title(f"Confusion matrix \u2014 {model.split} set")
+    figure.colorbar(image, ax=axis, label="share of the true class", shrink=0.8)
+    return figure
+
+
+def per_class_figure(model: ModelMetrics) -> Figure:
+    """Accuracy (recall) per class with under-represented classes marked."""
+    if not model.per_class_acc:
+        raise NothingToShow(f"{model.name} has no per-class accuracy")
+    acc = _nan(model.per_class_acc)
+    n = len(acc)
+    under = _under(model.class_counts) if model.class_counts is not None else np.zeros(n, bool)
+    figure = _figure(min(max(7, 0.25 * n + 4), 14), 3.8)
+    axis = _axes(figure)
+    colors = [WARN if u else ACCENT for u in under]
+    axis.bar(range(n), np.nan_to_num(acc), color=colors, edgecolor="white")
+    if model.balanced_accuracy is not None:
+        axis.axhline(model.balanced_accuracy, color="black", ls="--", lw=1)
+        axis.text(n - 0.5, model.balanced_accuracy, " balanced acc.", va="bottom", ha="right")
+    handles = [Patch(color=ACCENT, label="class")]
+    if under.any():
+        handles.append(
+            Patch(color=WARN, label="under-represented (< \u00bd mean count)")
+        )
+    axis.legend(handles=handles, loc="lower left")
+    axis.set_ylim(0, 1.05)
+    axis.set_xticks(range(0, n, 1 if n <= 20 else 5))
+    axis.set_xlabel("class")
+    axis.set_ylabel("accuracy (recall)")
+    axis.set_title(f"Per-class accuracy \u2014 {model.split} set")
+    return figure
+
+
+def class_distribution_figure(model: ModelMetrics) -> Figure:
+    """Images per class of the evaluated set, with the under-representation threshold."""
+    if model.class_counts is None or len(model.class_counts) == 0:
+        raise NothingToShow(f"{model.name} has no class counts (no confusion matrix)")
+    counts = np.asarray(model.class_counts, dtype=float)
+    n = len(counts)
+    under = _under(counts)
+    figure = _figure(min(max(7, 0.25 * n + 4), 14), 3.6)
+    axis = _axes(figure)
+    axis.bar(range(n), counts, color=[WARN if u else MUTED for u in under], edgecolor="white")
+    axis.axhline(counts.mean(), color="black", lw=1, label=f"mean ({counts.mean():.0f})")
+    axis.axhline(0.5 * counts.mean(), color=WARN, ls="--", lw=1, label="\u00bd mean")
+    axis.set_xticks(range(0, n, 1 if n <= 20 else 5))
+    axis.set_xlabel("class")
+    axis.set_ylabel("images")
+    axis.set_title(f"Class distribution \u2014 {model.split} set ({int(counts.sum())} images)")
+    axis.legend(loc="upper right")
+    return figure
+
+
+def importance_figure(importance: Importance, top: int = 15) -> Figure:
+    """Main-effect share and permutation importance of the most important hyperparameters."""
+    order = np.argsort(-importance.main_effect, kind="mergesort")[:top][::-1]
+    names = [importance.names[i] for i in order]
+    height = max(3.2, 0.32 * len(names) + 1.4)
+    figure = _figure(12, height)
+    left, right = _axes(figure, 1, 2, sharey=True)
+    y = np.arange(len(names))
+    left.barh(y, 100 * importance.main_effect[order], color=ACCENT)
+    left.set_yticks(y, names)
+    left.set_xlabel("share of the surrogate's variance [%]")
+    left.set_title("Main effect (fANOVA-style)")
+    right.barh(
+        y,
+        importance.permutation[order],
+        xerr=importance.permutation_std[order],
+        color=WARN,
+        ecolor=MUTED,
+    )
+    right.set_xlabel("increase in squared error when shuffled")
+    right.set_title("Permutation importance")
+    return figure

@@ -1,0 +1,438 @@
+"""Final evaluation (the only reader of a dataset's TEST part) and prediction with a saved model.
+
+``evaluate`` retrains a configuration on ALL the training data (train + validation) once per
+seed, then measures it on the test part: accuracy and balanced accuracy as mean ± std over the
+seeds, train accuracy (the trained net on its training data, eval mode), wall time, parameter
+count. Each seed's model is saved in the trainer's checkpoint format (state dict, config, class
+count, input normalisation), and everything lands in ``metrics.json``. With ``validate=True`` a
+first run on the train/validation split reports a validation score too (for configs that have
+none from a search, e.g. the default config).
+
+Example::
+
+    result = evaluate("runs/kmnist", out="runs/kmnist-final", seeds=3)
+    print(result.summary["test_balanced_acc"])     # {"mean": ..., "std": ..., "values": [...]}
+    labels = predict("runs/kmnist-final", "images.npz", out="labels.npz")
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autocnn import data
+from autocnn.errors import ConfigError, DataError, RunError
+
+METRICS_FILE = "metrics.json"
+MODELS_DIR = "models"
+
+# fit(seed, save_to) -> TrainResult; how a final model is trained (plain or fine-tuned).
+FitFunction = Callable[[int, Path], Any]
+
+
+def mean_std(values: Sequence[float]) -> dict[str, Any]:
+    """``{"mean", "std", "values"}``; std is the sample std (0.0 for a single value)."""
+    values = [float(v) for v in values]
+    if not values:
+        return {"mean": None, "std": None, "values": []}
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return {"mean": statistics.fmean(values), "std": std, "values": values}
+
+
+def format_mean_std(stat: dict[str, Any] | None, percent: bool = True) -> str:
+    """``"97.12 ± 0.31"`` (percent) for a :func:`mean_std` dict; ``"-"`` when missing."""
+    if not stat or stat.get("mean") is None:
+        return "-"
+    scale = 100.0 if percent else 1.0
+    return f"{stat['mean'] * scale:.2f} ± {stat['std'] * scale:.2f}"
+
+
+@dataclass
+class FinalResult:
+    """What a final evaluation measured; ``to_dict()`` is ``metrics.json``."""
+
+    dataset: str
+    config: dict[str, Any]
+    epochs: float
+    seeds: list[int]
+    per_seed: list[dict[str, Any]]
+    summary: dict[str, Any]
+    model: str  # path of the first seed's model, relative to the output folder
+    validation: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "config": self.config,
+            "epochs": self.epochs,
+            "seeds": self.seeds,
+            "model": self.model,
+            "summary": self.summary,
+            "validation": self.validation,
+            "per_seed": self.per_seed,
+            **self.extra,
+        }
+
+
+def final_evaluation(
+    fit: FitFunction,
+    dataset: str,
+    *,
+    config: dict[str, Any],
+    epochs: float,
+    seeds: Sequence[int],
+    out: Path,
+    data_dir: str | Path | None = None,
+    validate: Callable[[], Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> FinalResult:
+    """Train with ``fit(seed, save_to)`` per seed on the full training part; test each model.
+
+    This is where the test part is read (once). ``validate()`` (optional) trains on the
+    train/validation split and returns a TrainResult whose validation metrics are reported.
+    """
+    from autocnn.api import write_json
+    from autocnn.train import Normalization, evaluate_model
+
+    if not seeds:
+        raise ConfigError("a final evaluation needs at least one seed (--seeds 1 or more)")
+    out.mkdir(parents=True, exist_ok=True)
+    validation = None
+    if validate is not None:
+        run = validate()
+        validation = {
+            "status": run.status,
+            "val_acc": run.val_acc,
+            "val_balanced_acc": run.val_balanced_acc,
+            "val_loss": run.val_loss,
+            "seconds": run.seconds,
+            "history": [vars(r) for r in run.history],
+        }
+    train_set = data.load(dataset, "train", data_dir=data_dir)
+    test_set = data.load(dataset, "test", data_dir=data_dir)  # the one read of the test part
+    per_seed = []
+    for seed in seeds:
+        save_to = out / MODELS_DIR / f"seed-{seed}.pt"
+        started = time.perf_counter()
+        result = fit(seed, save_to)
+        row: dict[str, Any] = {
+            "seed": seed,
+            "status": result.status,
+            "error": result.error,
+            "model": str(save_to.relative_to(out)) if result.status == "ok" else None,
+            "n_params": result.n_params,
+            "train_seconds": result.seconds,
+        }
+        if result.status == "ok":
+            norm = Normalization.from_dict(result.normalization)
+            on_train = evaluate_model(result.model, train_set, normalization=norm)
+            on_test = evaluate_model(result.model, test_set, normalization=norm)
+            row.update(
+                train_acc=on_train.accuracy,
+                train_balanced_acc=on_train.balanced_accuracy,
+                test_acc=on_test.accuracy,
+                test_balanced_acc=on_test.balanced_accuracy,
+                test_loss=on_test.loss,
+                test_per_class_acc=on_test.per_class_acc,
+                test_confusion=on_test.confusion,
+            )
+        row["seconds"] = time.perf_counter() - started
+        per_seed.append(row)
+    ok = [r for r in per_seed if r["status"] == "ok"]
+    if not ok:
+        raise RunError(
+            f"every final training diverged ({per_seed[0]['error']}); lower the learning rate "
+            "in the config or use fewer epochs"
+        )
+    summary = {
+        key: mean_std([r[key] for r in ok])
+        for key in ("test_acc", "test_balanced_acc", "test_loss", "train_acc", "train_seconds")
+    }
+    summary.update(
+        n_params=ok[0]["n_params"],
+        n_ok=len(ok),
+        n_seeds=len(per_seed),
+        n_train=len(train_set),
+        n_test=len(test_set),
+        n_classes=train_set.n_classes,
+        class_counts_train=train_set.class_counts().tolist(),
+        class_counts_test=test_set.class_counts().tolist(),
+        seconds=sum(r["seconds"] for r in per_seed),
+    )
+    final = FinalResult(
+        dataset=dataset,
+        config=config,
+        epochs=float(epochs),
+        seeds=list(seeds),
+        per_seed=per_seed,
+        summary=summary,
+        model=ok[0]["model"],
+        validation=validation,
+        extra=dict(extra or {}),
+    )
+    write_json(out / METRICS_FILE, final.to_dict())
+    return final
+
+
+def evaluate(
+    run: str | Path | None = None,
+    *,
+    out: str | Path,
+    config: str | Path | dict | None = None,
+    dataset: str | None = None,
+    space_name: str | None = None,
+    epochs: float | None = None,
+    seeds: int = 3,
+    seed: int = 0,
+    data_dir: str | Path | None = None,
+    validate: bool = False,
+    device: str = "auto",
+    progress: bool = False,
+) -> FinalResult:
+    """Retrain ``run``'s incumbent (or ``config``) on all training data; report test metrics.
+
+    ``run`` gives the dataset, space, data folder and default epochs (its max budget); without a
+    run, ``config`` ("default", a JSON file or dict), ``dataset`` and ``epochs`` are needed.
+    ``seeds`` models are trained with seeds ``seed, seed + 1, ...``. ``out`` must not hold a
+    result yet. Writes ``out/metrics.json`` and ``out/models/seed-<s>.pt``.
+    """
+    from autocnn.api import prepare_out_dir, resolve_config
+    from autocnn.train import train
+    from autocnn.transfer.config import run_incumbent
+
+    settings: dict[str, Any] = {}
+    resolved: dict[str, Any] | None = None
+    if run is not None:
+        resolved, settings, _ = run_incumbent(run)
+    dataset = dataset or settings.get("dataset")
+    if dataset is None:
+        raise ConfigError("evaluate needs a run folder or --dataset")
+    space_name = space_name or settings.get("space") or "seed"
+    data_dir = data_dir if data_dir is not None else settings.get("data_dir")
+    if config is not None:
+        resolved = resolve_config(config, space_name)
+    if resolved is None:
+        raise ConfigError("evaluate needs a run folder or --config (a file or 'default')")
+    if epochs is None:  # what the search's largest budget trained
+        partial_data = settings.get("fidelity") in ("data", "both")
+        epochs = (settings.get("epochs") or None) if partial_data else None
+        epochs = epochs or settings.get("max_budget")
+    if epochs is None or not (isinstance(epochs, (int, float)) and math.isfinite(epochs)):
+        raise ConfigError("evaluate needs --epochs when no run gives its max budget")
+    if int(seeds) < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {seeds}")
+    seed_list = [seed + i for i in range(int(seeds))]
+    out = prepare_out_dir(out, METRICS_FILE)
+    val_fraction, split_seed = settings.get("val_fraction", 0.2), settings.get("split_seed", 0)
+
+    def fit(train_seed: int, save_to: Path):
+        full = data.load(dataset, "train", data_dir=data_dir)
+        return train(
+            resolved, full, None, epochs=epochs, seed=train_seed, save_to=save_to,
+            device=device, progress=progress,
+        )  # fmt: skip
+
+    def validation_run():
+        full = data.load(dataset, "train", data_dir=data_dir)
+        fit_set, val_set = data.train_val_split(full, val_fraction, seed=split_seed)
+        return train(resolved, fit_set, val_set, epochs=epochs, seed=seed_list[0], device=device)
+
+    return final_evaluation(
+        fit,
+        dataset,
+        config=resolved,
+        epochs=epochs,
+        seeds=seed_list,
+        out=out,
+        data_dir=data_dir,
+        validate=validation_run if validate else None,
+        extra={"space": space_name, "run": None if run is None else str(run), "kind": "evaluate"},
+    )
+
+
+# ----------------------------------------------------------------------------- predict
+
+
+def model_file(model: str | Path) -> Path:
+    """A model checkpoint, or the folder of ``evaluate`` / ``transfer weights`` / ``train``."""
+    from autocnn.transfer.weights import source_checkpoint
+
+    return source_checkpoint(model)
+
+
+def read_images(path: str | Path, input_shape: tuple[int, int, int]) -> np.ndarray:
+    """Images from an .npz as uint8 (N, C, H, W), checked against the model's input shape.
+
+    The array is ``x``, ``x_test``, ``images``, ``arr_0`` or the file's only array; uint8 in
+    0..255, or floats in [0, 1] (scaled by 255) or in [0, 255]; shape (N, H, W), (N, H, W, C) or
+    (N, C, H, W). DataError naming the file and what to fix otherwise.
+    """
+    from autocnn.data.readers import as_images, read_npz
+
+    path = Path(path)
+    arrays = read_npz(path)
+    names = [k for k in ("x", "x_test", "images", "arr_0") if k in arrays]
+    if not names and len(arrays) == 1:
+        names = list(arrays)
+    if not names:
+        raise DataError(
+            f"{path}: no image array found (it holds {', '.join(arrays) or 'nothing'}); save the "
+            "images as x (np.savez(path, x=images))"
+        )
+    x = arrays[names[0]]
+    where = f"{path} [{names[0]}]"
+    if np.issubdtype(x.dtype, np.floating):
+        if x.size and not np.isfinite(x).all():
+            raise DataError(f"{where}: images contain NaN or infinity")
+        low, high = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
+        if low < 0.0 or high > 255.0:
+            raise DataError(
+                f"{where}: float images must lie in [0, 1] or [0, 255], found [{low:g}, {high:g}]"
+            )
+        x = np.round(x * (255.0 if high <= 1.0 else 1.0)).astype(np.uint8)
+    elif x.dtype != np.uint8:
+        raise DataError(
+            f"{where}: images must be uint8 (0..255) or floats, got {x.dtype}; convert them with "
+            "x.astype(np.uint8)"
+        )
+    if x.ndim == 2 and tuple(x.shape) == tuple(input_shape[1:]):
+        x = x[None]  # one image
+    images = as_images(x, where).numpy()
+    if tuple(images.shape[1:]) != tuple(input_shape):
+        raise DataError(
+            f"{where}: images of shape {tuple(images.shape[1:])} (C, H, W), but the model takes "
+            f"{tuple(input_shape)}; resize them to the training images' size"
+        )
+    return images
+
+
+def predict(
+    model: str | Path,
+    images: str | Path,
+    *,
+    out: str | Path,
+    batch_size: int = 2048,
+    device: str = "cpu",
+    overwrite: bool = False,
+) -> np.ndarray:
+    """Predict the class of every image in ``images`` (.npz); write ``out`` (.npz: ``labels``).
+
+    ``out`` also holds ``probabilities`` (N, n_classes, float32). An existing ``out`` is not
+    overwritten unless ``overwrite``.
+    """
+    import torch
+
+    from autocnn.train import load_checkpoint, load_model
+    from autocnn.train.inputs import prepare_batch
+
+    out = Path(out)
+    if out.suffix != ".npz":
+        raise ConfigError(f"--out {out} must end in .npz")
+    if out.exists() and not overwrite:
+        raise RunError(f"{out} exists; choose another --out file (nothing was overwritten)")
+    path = model_file(model)
+    net, norm, _ = load_model(path, device)
+    input_shape = tuple(int(v) for v in load_checkpoint(path)["input_shape"])
+    x = torch.from_numpy(read_images(images, input_shape))  # type: ignore[arg-type]
+    mean, std = norm.tensors(device)
+    chunks = []
+    with torch.inference_mode():
+        for start in range(0, len(x), batch_size):
+            batch = prepare_batch(x[start : start + batch_size].to(device), mean, std)
+            chunks.append(torch.softmax(net(batch).float(), dim=1).cpu())
+    probabilities = torch.cat(chunks).numpy().astype(np.float32)
+    labels = probabilities.argmax(axis=1).astype(np.int64)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp.npz")
+    try:
+        np.savez_compressed(tmp, labels=labels, probabilities=probabilities)
+        tmp.replace(out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return labels
+
+
+def transfer_weights(
+    source: str | Path,
+    dataset: str,
+    *,
+    out: str | Path,
+    epochs: float = 9.0,
+    freeze_epochs: int = 0,
+    backbone_lr_factor: float = 1.0,
+    learning_rate: float | None = None,
+    seeds: int = 3,
+    seed: int = 0,
+    data_dir: str | Path | None = None,
+    val_fraction: float = 0.2,
+    split_seed: int = 0,
+    validate: bool = False,
+    device: str = "auto",
+    progress: bool = False,
+) -> FinalResult:
+    """Weight transfer, reported as :func:`evaluate` does.
+
+    The source network (a model file, an evaluate folder, or a run whose incumbent checkpoint
+    was kept) is rebuilt with a new head for ``dataset``'s classes, every other weight and BN
+    statistic copied, and fine-tuned on all of ``dataset``'s training data per seed
+    (``freeze_epochs``, ``backbone_lr_factor``: see :mod:`autocnn.transfer.weights`;
+    ``learning_rate`` overrides the source config's), then tested.
+    """
+    from autocnn.api import prepare_out_dir
+    from autocnn.transfer.weights import finetune, load_source
+
+    source_model = load_source(source)
+    config = dict(source_model.config)
+    if learning_rate is not None:
+        config["learning_rate"] = float(learning_rate)
+    if int(seeds) < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {seeds}")
+    seed_list = [seed + i for i in range(int(seeds))]
+    options = {"freeze_epochs": freeze_epochs, "backbone_lr_factor": backbone_lr_factor}
+    # Check the options and the shapes before anything is written or trained.
+    train_set = data.load(dataset, "train", data_dir=data_dir)
+    from autocnn.transfer.weights import FineTune, transferred_model
+
+    FineTune(**options)
+    _, copied = transferred_model(source_model, train_set.n_classes, train_set.input_shape)
+    out = prepare_out_dir(out, METRICS_FILE)
+
+    def fit(train_seed: int, save_to: Path):
+        return finetune(
+            source_model, train_set, None, epochs=epochs, config=config, seed=train_seed,
+            save_to=save_to, device=device, progress=progress, **options,
+        )  # fmt: skip
+
+    def validation_run():
+        fit_set, val_set = data.train_val_split(train_set, val_fraction, seed=split_seed)
+        return finetune(
+            source_model, fit_set, val_set, epochs=epochs, config=config, seed=seed_list[0],
+            device=device, **options,
+        )  # fmt: skip
+
+    return final_evaluation(
+        fit,
+        dataset,
+        config=config,
+        epochs=epochs,
+        seeds=seed_list,
+        out=out,
+        data_dir=data_dir,
+        validate=validation_run if validate else None,
+        extra={
+            "kind": "transfer-weights",
+            "source": str(source_model.path),
+            "source_n_classes": source_model.n_classes,
+            "copied": copied,
+            **options,
+        },
+    )

@@ -1,0 +1,266 @@
+"""Configuration transfer: search a reduced space around a source incumbent on a new dataset.
+
+The reduced space keeps the source's architecture type (number of conv layers / stages, kernel
+sizes, pooling, activation, optimizer, ...) and searches only what most likely has to change
+for a new dataset: the widths (``*_channels``, ``*_channel_multiplier``), the number and width
+of the FC layers (``n_fc_layers``, ``*_units``), ``batch_size`` and ``learning_rate`` (plus any
+hyperparameter the user names). It is a ConfigSpace with only the searched hyperparameters; a
+merge step (:meth:`ReducedSpace.merge`) fills in the rest and validates the result in the FULL
+space, so every config the optimizer proposes is a valid full config by construction:
+
+- a searched hyperparameter keeps its full-space range; its default is the source's value, so
+  the reduced space's default merges back to the source config exactly;
+- conditions between searched hyperparameters are kept (``fc2_units`` needs
+  ``n_fc_layers > 1``); a condition on a fixed parent is decided once: always true (dropped),
+  never true (the hyperparameter cannot be active: it is not searched), or undecided (it is
+  searched unconditionally and the merge drops it when the full space says it is inactive);
+- a fixed hyperparameter takes the source's value; one the source does not use (an FC layer the
+  search may add) takes the value of the nearest lower layer of the same kind in the source
+  (``fc2_dropout`` from ``fc1_dropout``), else the full space's default.
+
+Example::
+
+    reduced = reduce_space(incumbent, "seed")
+    reduced.merge(reduced.space.get_default_configuration()) == incumbent   # True
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ConfigSpace import ConfigurationSpace
+from ConfigSpace.conditions import Conjunction
+
+from autocnn import space
+from autocnn.errors import ConfigError, RunError
+
+_LAYER = re.compile(r"^(conv|fc|stage)(\d+)_(.+)$")
+
+
+def default_searched(names: Iterable[str]) -> list[str]:
+    """The hyperparameters searched by default: widths, FC layers, batch size, learning rate."""
+    return [
+        n
+        for n in names
+        if n.endswith(("_channels", "_channel_multiplier", "_units"))
+        or n in ("n_fc_layers", "batch_size", "learning_rate")
+    ]
+
+
+@dataclass(frozen=True)
+class ReducedSpace:
+    """A reduced search space plus what is needed to turn its configs into full configs.
+
+    ``anchor`` holds a value for EVERY hyperparameter of the full space (source, sibling or
+    default; see the module docstring); ``searched`` are the names in ``space``.
+    """
+
+    space: ConfigurationSpace
+    space_name: str
+    searched: tuple[str, ...]
+    anchor: dict[str, Any] = field(repr=False)
+    dropped: tuple[str, ...] = ()  # asked for, but never active with the fixed values
+
+    @property
+    def fixed(self) -> dict[str, Any]:
+        return {k: v for k, v in self.anchor.items() if k not in self.searched}
+
+    def merge(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """A full, validated config: searched values from ``values``, the rest fixed."""
+        return merge_config(values, self.space_name, self.anchor, self.searched)
+
+
+def merge_config(
+    values: Mapping[str, Any],
+    space_name: str,
+    anchor: Mapping[str, Any],
+    searched: Iterable[str],
+) -> dict[str, Any]:
+    """Merge a reduced config into the full space (the function behind ReducedSpace.merge)."""
+    full = space.get_space(space_name)
+    searched = set(searched)
+    values = space.to_plain(values)
+    result: dict[str, Any] = {}
+    for name in full:  # topological order: a parent is decided before its children
+        conditions = full.parent_conditions_of[name]
+        if not all(_satisfied(c, result) for c in conditions):
+            continue
+        if name in searched and name in values:
+            result[name] = values[name]
+        elif name in anchor:
+            result[name] = anchor[name]
+        else:
+            raise ConfigError(f"no value for {name!r}; the reduced space is incomplete")
+    return space.validate_config(result, full)
+
+
+def _satisfied(condition: Any, values: Mapping[str, Any]) -> bool:
+    try:
+        return bool(condition.satisfied_by_value(values))
+    except KeyError:  # a parent that is itself inactive
+        return False
+
+
+def _parents(condition: Any) -> list[str]:
+    if isinstance(condition, Conjunction):
+        return [p.name for p in condition.get_parents()]
+    return [condition.parent.name]
+
+
+def anchor_values(source: Mapping[str, Any], full: ConfigurationSpace) -> dict[str, Any]:
+    """A value for every hyperparameter: the source's, a lower sibling layer's, or the default."""
+    defaults = space.to_plain(full.get_default_configuration())
+    anchor: dict[str, Any] = {}
+    for name, hp in full.items():
+        if name in source:
+            anchor[name] = source[name]
+            continue
+        value = defaults.get(name, getattr(hp, "default_value", None))
+        match = _LAYER.match(name)
+        if match:
+            kind, index, rest = match.group(1), int(match.group(2)), match.group(3)
+            for lower in range(index - 1, 0, -1):
+                sibling = f"{kind}{lower}_{rest}"
+                if sibling in source:
+                    value = source[sibling]
+                    break
+        anchor[name] = space.to_plain({name: value})[name]
+    return anchor
+
+
+def reduce_space(
+    source: Mapping[str, Any],
+    space_name: str,
+    search: Iterable[str] | None = None,
+    seed: int | None = None,
+) -> ReducedSpace:
+    """The reduced space around ``source`` (a config of space ``space_name``).
+
+    ``search``: extra hyperparameter names searched besides the defaults
+    (:func:`default_searched`). ConfigError for an unknown name or an invalid source config.
+    """
+    full = space.get_space(space_name)
+    source = space.validate_config(source, full)
+    extra = [s.strip() for s in (search or []) if s.strip()]
+    unknown = sorted(set(extra) - set(full))
+    if unknown:
+        raise ConfigError(
+            f"--search names {unknown}, which space {space_name!r} does not have; known: "
+            f"{', '.join(sorted(full))}"
+        )
+    wanted = set(default_searched(full)) | set(extra)
+    anchor = anchor_values(source, full)
+
+    status: dict[str, str] = {}  # "always" | "maybe" | "never" active
+    for name in full:
+        states = []
+        for condition in full.parent_conditions_of[name]:
+            parents = _parents(condition)
+            if any(status[p] == "never" for p in parents):
+                states.append("never")
+            elif all(p not in wanted and status[p] == "always" for p in parents):
+                fixed = {p: anchor[p] for p in parents}
+                states.append("always" if _satisfied(condition, fixed) else "never")
+            else:
+                states.append("maybe")
+        status[name] = "never" if "never" in states else "maybe" if "maybe" in states else "always"
+    searched = [n for n in full if n in wanted and status[n] != "never"]
+    dropped = [n for n in extra if status[n] == "never"]
+    if dropped:
+        raise ConfigError(
+            f"--search {', '.join(dropped)}: never active with the source's fixed values (e.g. "
+            "momentum needs optimizer sgd); search their parent hyperparameters too"
+        )
+
+    serial = full.to_serialized_dict()
+    hps = []
+    for entry in serial["hyperparameters"]:
+        if entry["name"] in searched:
+            entry = dict(entry)
+            entry["default_value"] = anchor[entry["name"]]
+            hps.append(entry)
+    conditions = [
+        c
+        for c in serial["conditions"]
+        if c.get("child") in searched and c.get("parent") in searched
+    ]
+    reduced = ConfigurationSpace.from_serialized_dict(
+        {
+            **serial,
+            "name": f"{space_name}-reduced",
+            "hyperparameters": hps,
+            "conditions": conditions,
+            "forbiddens": [],
+        }
+    )
+    if seed is not None:
+        reduced.seed(seed)
+    return ReducedSpace(reduced, space_name, tuple(searched), anchor, tuple(dropped))
+
+
+# ----------------------------------------------------------------------------- source runs
+
+
+def run_incumbent(run_dir: str | Path) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """``(full config, run settings, Incumbent)`` of a run folder (a transfer run is merged)."""
+    from autocnn.optimize.store import STORE_NAME, Store
+
+    run_dir = Path(run_dir)
+    if not (run_dir / STORE_NAME).is_file():
+        raise RunError(f"{run_dir} is not a run folder ({STORE_NAME} is missing)")
+    with Store.open(run_dir / STORE_NAME, readonly=True) as store:
+        settings = store.settings
+        incumbent = store.incumbent()
+    run = settings.get("run")
+    if not isinstance(run, dict) or "space" not in run:
+        raise RunError(f"{run_dir}: its database holds no autocnn run settings")
+    if incumbent is None:
+        raise RunError(
+            f"run {run_dir} has no successful evaluation yet, so no incumbent; resume it first"
+        )
+    transfer = settings.get("transfer")
+    if isinstance(transfer, dict) and "anchor" in transfer:
+        config = merge_config(
+            incumbent.config, run["space"], transfer["anchor"], transfer["searched"]
+        )
+    else:
+        config = space.validate_config(incumbent.config, space.get_space(run["space"]))
+    return config, run, incumbent
+
+
+def source_config(source: str | Path) -> tuple[dict[str, Any], str]:
+    """``(config, space name)`` named by ``--from``: a run folder, an evaluate/train folder
+    (``metrics.json`` / ``config.json``), or a config JSON file."""
+    import json
+
+    path = Path(source)
+    if (path / "run.db").is_file():
+        config, run, _ = run_incumbent(path)
+        return config, run["space"]
+    file = path
+    if path.is_dir():
+        file = path / "metrics.json" if (path / "metrics.json").is_file() else path / "config.json"
+    try:
+        payload = json.loads(file.read_text())
+    except FileNotFoundError:
+        raise RunError(
+            f"{source}: not a run folder, evaluate folder or config file; pass one of them"
+        ) from None
+    except (OSError, json.JSONDecodeError) as error:
+        raise ConfigError(f"{file} is not readable JSON: {error}") from None
+    if isinstance(payload, dict) and isinstance(payload.get("config"), dict):
+        space_name = payload.get("space") or _space_of(payload["config"])
+        payload = payload["config"]
+    elif isinstance(payload, dict):
+        space_name = _space_of(payload)
+    else:
+        raise ConfigError(f"{file} must hold a JSON object (a config)")
+    return space.validate_config(payload, space.get_space(space_name)), space_name
+
+
+def _space_of(config: Mapping[str, Any]) -> str:
+    return "extended" if "n_stages" in config else "seed"

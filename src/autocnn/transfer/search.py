@@ -1,0 +1,265 @@
+"""Run BOHB on a reduced space (configuration transfer), with the optimize package's machinery.
+
+The optimizer works on the reduced space; :class:`TransferObjective` merges each proposed config
+into a full one and trains it exactly like ``autocnn optimize`` does
+(:class:`autocnn.optimize.evaluate.TrainingObjective`: same fidelities, checkpoint continuation,
+train/validation split; the test part is never read). With ``init_weights`` every trial starts
+from the source network's weights wherever a tensor has the same shape (a layer whose width the
+search changed starts fresh; the head always does).
+
+The run folder is a normal run folder (``run.db``, ``space.json`` = the reduced space,
+``trials/``, ``incumbent.json`` with the merged full config) plus ``transfer.json``; the store's
+settings carry the fixed values under ``"transfer"``, so ``autocnn status``/``evaluate``/``report``
+and ``--resume`` work on it as on any run.
+
+Example::
+
+    summary = transfer_config("runs/kmnist", "npz:data/k49-small", out="runs/k49-transfer",
+                              max_budget=9, iterations=2)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autocnn import space
+from autocnn.errors import AutocnnError, RunError
+from autocnn.optimize.evaluate import TrainingObjective, checkpoint_path
+from autocnn.optimize.trial import DIVERGED, FAILED, OK, Result, Trial
+from autocnn.transfer.config import merge_config, reduce_space, source_config
+
+# Per-process cache of source weights for init_weights: path -> state dict.
+_SOURCE_STATES: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class TransferObjective:
+    """Merge a reduced config into a full one, then train it like ``TrainingObjective``."""
+
+    inner: TrainingObjective
+    space_name: str
+    anchor: dict[str, Any] = field(repr=False)
+    searched: tuple[str, ...]
+    init_weights: str | None = None  # checkpoint whose weights start every trial
+
+    def __call__(self, trial: Trial, workdir: Path) -> Result:
+        start = time.perf_counter()
+        try:
+            config = merge_config(trial.config, self.space_name, self.anchor, self.searched)
+        except AutocnnError as error:  # cannot happen by construction; never stop the run
+            return Result(FAILED, error=f"merge failed: {error}", seconds=0.0)
+        full = dataclasses.replace(trial, config=config)
+        if self.init_weights is None:
+            return self.inner(full, Path(workdir))
+        try:
+            return self._train_from_source(full, Path(workdir), start)
+        except Exception as error:  # a broken config must not stop the study
+            return Result(
+                FAILED,
+                error=f"{type(error).__name__}: {error}",
+                seconds=time.perf_counter() - start,
+            )
+
+    def _train_from_source(self, trial: Trial, workdir: Path, start: float) -> Result:
+        """TrainingObjective's evaluation, with the model initialised from the source."""
+        import torch
+
+        from autocnn import data
+        from autocnn.model import build_model
+        from autocnn.train import train
+        from autocnn.transfer.weights import load_source, partial_state
+
+        inner = self.inner
+        train_set, val_set = inner.splits()
+        epochs, fraction = inner.plan(trial.budget)
+        if fraction < 1.0:
+            train_set = data.stratified_subset(train_set, fraction, seed=inner.split_seed)
+        assert self.init_weights is not None
+        if self.init_weights not in _SOURCE_STATES:
+            _SOURCE_STATES[self.init_weights] = load_source(self.init_weights).state
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(inner.seed)
+            fresh = build_model(trial.config, train_set.input_shape, train_set.n_classes)
+        init_state, copied = partial_state(_SOURCE_STATES[self.init_weights], fresh)
+
+        resume_from, continued_from = None, 0.0
+        if inner.continue_training and inner.fidelity == "epochs" and trial.previous_budget:
+            previous = checkpoint_path(workdir, trial.previous_budget)
+            if previous.exists():
+                resume_from, continued_from = previous, trial.previous_budget
+        workdir.mkdir(parents=True, exist_ok=True)
+        save_to = checkpoint_path(workdir, trial.budget) if inner.keep_checkpoints else None
+        result = train(
+            trial.config,
+            train_set,
+            val_set,
+            epochs=epochs,
+            horizon=inner.max_budget if inner.fidelity == "epochs" else epochs,
+            seed=inner.seed,
+            resume_from=resume_from,
+            save_to=save_to,
+            device=inner.device,
+            init_state=init_state,
+        )
+        if resume_from is not None and save_to is not None:
+            resume_from.unlink(missing_ok=True)
+        metrics = result.to_dict()
+        metrics.update(
+            epochs=epochs,
+            data_fraction=fraction,
+            continued_from=continued_from,
+            init_copied=len(copied),
+        )
+        seconds, cost = time.perf_counter() - start, (epochs - continued_from) * fraction
+        if result.status != "ok":
+            error = result.error or "diverged"
+            return Result(DIVERGED, metrics=metrics, error=error, seconds=seconds, cost=cost)
+        score = result.val_balanced_acc if inner.metric == "balanced_accuracy" else result.val_acc
+        return Result(OK, loss=1.0 - score, metrics=metrics, seconds=seconds, cost=cost)
+
+
+def transfer_config(
+    source: str | Path | None = None,
+    dataset: str | None = None,
+    *,
+    out: str | Path,
+    search: list[str] | str | None = None,
+    init_weights: bool | str | Path = False,
+    method: str = "bohb",
+    eta: float = 3,
+    min_budget: float = 1,
+    max_budget: float = 9,
+    iterations: int | None = 4,
+    workers: int = 1,
+    seed: int = 0,
+    time_limit: float | None = None,
+    max_evaluations: int | None = None,
+    resume: bool = False,
+    data_dir: str | Path | None = None,
+    val_fraction: float = 0.2,
+    split_seed: int = 0,
+    metric: str = "balanced_accuracy",
+    on_event: Any = None,
+):
+    """BOHB on the reduced space around ``source``'s config, on ``dataset``; lands in ``out``.
+
+    ``source``: a run folder (its incumbent), an evaluate folder or a config JSON file.
+    ``search``: extra hyperparameters to search ("HP1,HP2" or a list). ``init_weights``: True
+    starts every trial from ``source``'s model (an evaluate folder, or a run that kept its
+    incumbent's checkpoint), a path from that model. ``resume=True`` continues ``out`` with its
+    stored settings. Returns :class:`autocnn.optimize.runner.RunSummary`.
+    """
+    from autocnn.api import write_json
+    from autocnn.optimize.bohb import make_optimizer
+    from autocnn.optimize.runner import run_optimizer
+    from autocnn.optimize.store import STORE_NAME, Store
+    from autocnn.transfer.weights import source_checkpoint
+
+    out = Path(out)
+    if resume:
+        if not (out / STORE_NAME).is_file():
+            raise RunError(f"cannot resume {out}: it holds no run ({STORE_NAME} is missing)")
+        with Store.open(out / STORE_NAME, readonly=True) as store:
+            stored = store.settings
+        if "transfer" not in stored or "run" not in stored:
+            raise RunError(f"cannot resume {out}: it is not a configuration-transfer run")
+        run, info = stored["run"], stored["transfer"]
+        reduced = reduce_space(info["source_config"], run["space"], info["extra_search"])
+    else:
+        if source is None or dataset is None:
+            raise RunError("transfer config needs --from SOURCE and --dataset DEST (or --resume)")
+        if (out / STORE_NAME).exists():
+            raise RunError(f"{out} already holds a run; pass --resume or another --out folder")
+        config, space_name = source_config(source)
+        extra = search.split(",") if isinstance(search, str) else list(search or [])
+        extra = [s.strip() for s in extra if s.strip()]
+        reduced = reduce_space(config, space_name, extra)
+        weights = None
+        if init_weights is True:
+            weights = str(source_checkpoint(source).resolve())
+        elif init_weights:
+            weights = str(source_checkpoint(init_weights).resolve())
+        run = {
+            "dataset": dataset,
+            "data_dir": None if data_dir is None else str(data_dir),
+            "space": space_name,
+            "method": method,
+            "eta": eta,
+            "min_budget": float(min_budget),
+            "max_budget": float(max_budget),
+            "iterations": iterations,
+            "schedule": "paper",
+            "fidelity": "epochs",
+            "epochs": 0.0,
+            "seed": seed,
+            "val_fraction": val_fraction,
+            "split_seed": split_seed,
+            "metric": metric,
+            "continue_training": True,
+        }
+        info = {
+            "source": str(source),
+            "source_config": config,
+            "extra_search": extra,
+            "searched": list(reduced.searched),
+            "anchor": reduced.anchor,
+            "init_weights": weights,
+        }
+    optimizer = make_optimizer(
+        run["method"],
+        reduced.space,
+        min_budget=run["min_budget"],
+        max_budget=run["max_budget"],
+        eta=run["eta"],
+        n_iterations=run["iterations"],
+        seed=run["seed"],
+        **({} if run["method"] == "random" else {"schedule": run["schedule"]}),
+    )
+    inner = TrainingObjective(
+        dataset=run["dataset"],
+        data_dir=run["data_dir"],
+        max_budget=run["max_budget"],
+        val_fraction=run["val_fraction"],
+        split_seed=run["split_seed"],
+        seed=run["seed"],
+        metric=run["metric"],
+    )
+    inner.splits()  # fail fast on a bad dataset, before any worker starts
+    objective = TransferObjective(
+        inner, run["space"], reduced.anchor, reduced.searched, info["init_weights"]
+    )
+    if not resume:
+        out.mkdir(parents=True, exist_ok=True)
+        space.space_to_json(reduced.space, out / "space.json")
+        write_json(
+            out / "transfer.json",
+            {**info, "fixed": reduced.fixed, "dataset": run["dataset"]},
+        )
+    summary = run_optimizer(
+        optimizer,
+        objective,
+        out,
+        workers=workers,
+        time_limit=time_limit,
+        max_evaluations=max_evaluations,
+        resume=resume,
+        on_event=on_event,
+        settings={"run": run, "transfer": info},
+    )
+    if summary.incumbent is not None:
+        incumbent = summary.incumbent
+        write_json(
+            out / "incumbent.json",
+            {
+                "config_id": incumbent.config_id,
+                "budget": incumbent.budget,
+                "loss": incumbent.loss,
+                "config": reduced.merge(incumbent.config),
+                "reduced_config": incumbent.config,
+            },
+        )
+    return summary
