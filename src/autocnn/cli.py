@@ -119,8 +119,10 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     )
     trained, from_scratch = api.continuation_savings(out)
     if from_scratch > trained:
-        print(f"checkpoint continuation: trained {trained:g} epochs instead of {from_scratch:g} "
-              f"({1 - trained / from_scratch:.0%} saved)")
+        print(
+            f"checkpoint continuation: trained {trained:g} epochs instead of {from_scratch:g} "
+            f"({1 - trained / from_scratch:.0%} saved)"
+        )
     if summary.incumbent is None:
         print("no evaluation finished successfully: no incumbent")
         return 1
@@ -271,6 +273,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="run folder")
     p.add_argument("--out", required=True, help="folder for the two files")
     p.set_defaults(func=cmd_export)
+    # Commands of the later pipeline stages live beside their code (argparse only, as here).
+    from autocnn.study.command import add_commands as add_study_commands
+    from autocnn.transfer.command import add_commands as add_transfer_commands
+
+    add_transfer_commands(commands)
+    add_study_commands(commands)
+    try:
+        from autocnn.report.command import add_commands as add_report_commands
+    except ImportError:  # the report package is optional until it lands
+        pass
+    else:
+        add_report_commands(commands)
     return parser
 
 

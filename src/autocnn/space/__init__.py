@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from ConfigSpace import ConfigurationSpace
@@ -30,6 +32,7 @@ __all__ = [
     "default_config",
     "get_space",
     "load_config",
+    "resolve_config",
     "sample_configs",
     "save_config",
     "space_from_json",
@@ -67,3 +70,20 @@ def default_config(name: str = "seed") -> dict[str, Any]:
     """
     _check_name(name)
     return dict(sorted(_DEFAULTS[name].items()))
+
+
+def resolve_config(
+    config: str | Path | Mapping[str, Any], space_name: str = "seed"
+) -> dict[str, Any]:
+    """``"default"`` -> the space's default; a dict or a JSON file -> validated against the space.
+
+    Example:
+        >>> resolve_config("default", "seed")["n_conv_layers"]
+        1
+    """
+    config_space = get_space(space_name)
+    if isinstance(config, Mapping):
+        return validate_config(config, config_space)
+    if str(config) == "default":
+        return default_config(space_name)
+    return load_config(Path(config), config_space)

@@ -99,7 +99,7 @@ def final_evaluation(
     This is where the test part is read (once). ``validate()`` (optional) trains on the
     train/validation split and returns a TrainResult whose validation metrics are reported.
     """
-    from autocnn.api import write_json
+    from autocnn.artifacts import write_json
     from autocnn.train import Normalization, evaluate_model
 
     if not seeds:
@@ -204,7 +204,8 @@ def evaluate(
     ``seeds`` models are trained with seeds ``seed, seed + 1, ...``. ``out`` must not hold a
     result yet. Writes ``out/metrics.json`` and ``out/models/seed-<s>.pt``.
     """
-    from autocnn.api import prepare_out_dir, resolve_config
+    from autocnn.artifacts import prepare_out_dir
+    from autocnn.space import resolve_config
     from autocnn.train import train
     from autocnn.transfer.config import run_incumbent
 
@@ -387,7 +388,7 @@ def transfer_weights(
     (``freeze_epochs``, ``backbone_lr_factor``: see :mod:`autocnn.transfer.weights`;
     ``learning_rate`` overrides the source config's), then tested.
     """
-    from autocnn.api import prepare_out_dir
+    from autocnn.artifacts import prepare_out_dir
     from autocnn.transfer.weights import finetune, load_source
 
     source_model = load_source(source)

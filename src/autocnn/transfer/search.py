@@ -153,7 +153,7 @@ def transfer_config(
     incumbent's checkpoint), a path from that model. ``resume=True`` continues ``out`` with its
     stored settings. Returns :class:`autocnn.optimize.runner.RunSummary`.
     """
-    from autocnn.api import write_json
+    from autocnn.artifacts import write_json
     from autocnn.optimize.bohb import make_optimizer
     from autocnn.optimize.runner import run_optimizer
     from autocnn.optimize.store import STORE_NAME, Store

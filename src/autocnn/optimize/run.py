@@ -1,0 +1,188 @@
+"""A BOHB run from its settings: build the search space, the optimizer and the training objective,
+then drive them with the runner. ``--resume`` rebuilds all three from the settings stored in the
+run's database, so a resumed run needs nothing but its folder.
+
+Example::
+
+    summary = optimize("kmnist10k", out="runs/a", data_dir="../shared/data/kmnist", iterations=2)
+    print(summary.incumbent)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from autocnn import space
+from autocnn.artifacts import write_json
+from autocnn.errors import ConfigError, RunError
+from autocnn.optimize.bohb import make_optimizer
+from autocnn.optimize.evaluate import TrainingObjective
+from autocnn.optimize.export import export_hpbandster
+from autocnn.optimize.runner import RunSummary, run_optimizer, summarize
+from autocnn.optimize.runner import warm_start as feed_earlier_run
+from autocnn.optimize.store import STORE_NAME, Store, StoreSummary
+
+# Settings that define a run; stored in its database, read back by --resume.
+RUN_SETTINGS = (
+    "dataset",
+    "data_dir",
+    "space",
+    "method",
+    "eta",
+    "min_budget",
+    "max_budget",
+    "iterations",
+    "schedule",
+    "fidelity",
+    "epochs",
+    "seed",
+    "val_fraction",
+    "split_seed",
+    "metric",
+    "continue_training",
+)
+
+
+def optimize(
+    dataset: str | None = None,
+    *,
+    out: str | Path,
+    space_name: str = "seed",
+    method: str = "bohb",
+    eta: float = 3,
+    min_budget: float = 1,
+    max_budget: float = 9,
+    iterations: int | None = 4,
+    schedule: str = "paper",
+    fidelity: str = "epochs",
+    epochs: float = 0.0,
+    workers: int = 1,
+    seed: int = 0,
+    time_limit: float | None = None,
+    max_evaluations: int | None = None,
+    resume: bool = False,
+    warm_start: str | Path | None = None,
+    continue_training: bool = True,
+    data_dir: str | Path | None = None,
+    val_fraction: float = 0.2,
+    split_seed: int = 0,
+    metric: str = "balanced_accuracy",
+    on_event=None,
+) -> RunSummary:
+    """Run BOHB (or Hyperband / random search) on ``dataset``; everything lands in ``out``.
+
+    ``out`` gets ``run.db`` (SQLite: settings, every config and evaluation), ``space.json``
+    (ConfigSpace JSON), ``trials/`` (checkpoints of configs that can still be promoted) and, at
+    the end, ``incumbent.json``. With ``resume=True`` the settings are read from ``out/run.db``
+    (only ``workers``, ``time_limit`` and ``max_evaluations`` may change) and the run goes on
+    where it stopped. Returns a :class:`RunSummary`.
+    """
+    out = Path(out)
+    if resume:
+        if not (out / STORE_NAME).exists():
+            raise RunError(f"cannot resume {out}: it holds no run ({STORE_NAME} is missing)")
+        with Store.open(out / STORE_NAME, readonly=True) as store:
+            settings = dict(store.settings.get("run", {}))
+        if not settings:
+            raise RunError(f"cannot resume {out}: its database holds no autocnn run settings")
+    else:
+        if dataset is None:
+            raise ConfigError("optimize needs a dataset (--dataset) unless it resumes a run")
+        settings = {
+            "dataset": dataset,
+            "data_dir": None if data_dir is None else str(data_dir),
+            "space": space_name,
+            "method": method,
+            "eta": eta,
+            "min_budget": float(min_budget),
+            "max_budget": float(max_budget),
+            "iterations": iterations,
+            "schedule": schedule,
+            "fidelity": fidelity,
+            "epochs": float(epochs),
+            "seed": seed,
+            "val_fraction": val_fraction,
+            "split_seed": split_seed,
+            "metric": metric,
+            "continue_training": continue_training,
+        }
+    config_space = space.get_space(settings["space"])
+    optimizer = make_optimizer(
+        settings["method"],
+        config_space,
+        min_budget=settings["min_budget"],
+        max_budget=settings["max_budget"],
+        eta=settings["eta"],
+        n_iterations=settings["iterations"],
+        seed=settings["seed"],
+        **({} if settings["method"] == "random" else {"schedule": settings["schedule"]}),
+    )
+    objective = TrainingObjective(
+        dataset=settings["dataset"],
+        data_dir=settings["data_dir"],
+        max_budget=settings["max_budget"],
+        fidelity=settings["fidelity"],
+        epochs=settings["epochs"],
+        val_fraction=settings["val_fraction"],
+        split_seed=settings["split_seed"],
+        seed=settings["seed"],
+        metric=settings["metric"],
+        continue_training=settings["continue_training"],
+    )
+    # Fail fast on a bad dataset before any worker starts (the load is cached for workers=1).
+    objective.splits()
+    if not resume:
+        out.mkdir(parents=True, exist_ok=True)
+        if not (out / STORE_NAME).exists():
+            space.space_to_json(config_space, out / "space.json")
+    for message in optimizer.warnings:
+        if on_event is not None:
+            on_event("warning", {"message": message})
+    if warm_start is not None and not resume:
+        feed_earlier_run(optimizer, Path(warm_start))
+    summary = run_optimizer(
+        optimizer,
+        objective,
+        out,
+        workers=workers,
+        time_limit=time_limit,
+        max_evaluations=max_evaluations,
+        resume=resume,
+        on_event=on_event,
+        settings={"run": settings},
+    )
+    if summary.incumbent is not None:
+        incumbent = summary.incumbent
+        write_json(
+            out / "incumbent.json",
+            {
+                "config_id": incumbent.config_id,
+                "budget": incumbent.budget,
+                "loss": incumbent.loss,
+                "config": incumbent.config,
+            },
+        )
+    return summary
+
+
+def continuation_savings(run: str | Path) -> tuple[float, float]:
+    """(epochs trained, epochs a retrain-from-scratch run would have trained) for the
+    evaluations of ``run``: what checkpoint continuation saved."""
+    trained = from_scratch = 0.0
+    with Store.open(Path(run) / STORE_NAME, readonly=True) as store:
+        for row in store.evaluations():
+            if row.cost is None:
+                continue
+            trained += row.cost
+            from_scratch += row.cost + float(row.metrics.get("continued_from") or 0.0)
+    return trained, from_scratch
+
+
+def status(run: str | Path) -> StoreSummary:
+    """A finished or running run's progress: counts by status, incumbent, compute used."""
+    return summarize(Path(run))
+
+
+def export(run: str | Path, out: str | Path):
+    """Write HpBandSter's configs.json / results.json for a run, for its ecosystem's tools."""
+    return export_hpbandster(Path(run), Path(out))

@@ -1,0 +1,111 @@
+"""The smoke study end to end on tiny synthetic data, its resume, and the local KMNIST splits."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from autocnn.errors import RunError
+from autocnn.study.pipeline import STAGES, study
+from autocnn.study.splits import DEST, SOURCE, class_sizes, local_dataset, split_indices
+
+# Stages that may read a test part: the final evaluations (nothing else).
+FINAL_STAGES = {"default-source", "default-dest", "final-source", "weights-dest",
+                "final-config-dest", "final-bohb-dest"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def smoke(tiny_pair, tmp_path_factory):
+    """Run the smoke study once, logging which stage read which dataset part."""
+    from autocnn import data
+
+    source, dest = tiny_pair
+    out = tmp_path_factory.mktemp("study") / "s"
+    events, reads, current = [], [], {"stage": None}
+    real = data.load
+
+    def logged(name, part="train", *args, **kwargs):
+        reads.append((current["stage"], name, part))
+        return real(name, part, *args, **kwargs)
+
+    def on_stage(stage, event):
+        events.append((stage, event))
+        current["stage"] = stage
+
+    data.load = logged
+    try:
+        result = study(source, dest, out=out, preset="smoke", on_stage=on_stage)
+    finally:
+        data.load = real
+    return out, result, events, reads
+
+
+def test_smoke_study_runs_every_stage_and_writes_the_table(smoke):
+    out, result, events, _ = smoke
+    assert [s for s, e in events if e == "done"] == list(STAGES)
+    assert json.loads((out / "study.json").read_text()) == result
+    methods = {(r["dataset"], r["method"]) for r in result["rows"]}
+    assert methods == {("source", "default"), ("source", "bohb"), ("dest", "default"),
+                       ("dest", "bohb"), ("dest", "weights"), ("dest", "config")}  # fmt: skip
+    for row in result["rows"]:
+        assert 0.0 <= row["test_balanced_acc"]["mean"] <= 1.0
+        assert len(row["test_balanced_acc"]["values"]) == 2  # smoke: 2 seeds
+        assert row["val_balanced_acc"] is not None and row["train_acc"]["mean"] is not None
+    assert result["summary"]["dest"]["best"] in {"default", "bohb", "weights", "config"}
+    markdown = (out / "study.md").read_text()
+    assert "weight transfer" in markdown and "± " in markdown
+    weights = json.loads((out / "final" / "weights-dest" / "metrics.json").read_text())
+    assert weights["freeze_epochs"] == 1 and weights["summary"]["n_classes"] == 6
+
+
+def test_only_final_evaluations_read_test_parts(smoke):
+    _, _, _, reads = smoke
+    test_stages = {stage for stage, _, part in reads if part == "test"}
+    assert test_stages <= FINAL_STAGES and "final-source" in test_stages
+    assert not any(part == "test" for stage, _, part in reads if stage.startswith("bohb-"))
+    assert not any(part == "test" for stage, _, part in reads if stage == "config-dest")
+
+
+def test_resume_skips_finished_stages_and_redoes_only_missing_ones(smoke, tiny_pair):
+    out, result, _, _ = smoke
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    events = []
+    again = study(out=out, resume=True, on_stage=lambda s, e: events.append((s, e)))
+    assert again == result and all(e == "skipped" for _, e in events)
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == stamps
+    # a kill after the final evaluation wrote its metrics but before the stage file: only the
+    # missing stages run, and the finished evaluation is reused, not retrained
+    (out / "stages" / "final-config-dest.json").unlink()
+    (out / "stages" / "table.json").unlink()
+    events.clear()
+    study(out=out, resume=True, on_stage=lambda s, e: events.append((s, e)))
+    assert [s for s, e in events if e == "done"] == ["final-config-dest", "table"]
+    model = out / "final" / "config-dest" / "models" / "seed-0.pt"
+    assert model.stat().st_mtime_ns == stamps[model]
+    with pytest.raises(RunError, match="already holds a study"):
+        study(*tiny_pair, out=out, preset="smoke")
+
+
+def test_local_splits_are_disjoint_and_long_tailed():
+    labels = np.repeat(np.arange(10), 800)
+    np.random.default_rng(0).shuffle(labels)
+    source = split_indices(labels, "train", "source")
+    dest = split_indices(labels, "train", "dest")
+    assert not set(source) & set(dest)
+    assert np.bincount(labels[source]).tolist() == [400] * 10
+    counts = np.bincount(labels[dest]).tolist()
+    assert counts == class_sizes(400, 10) and counts[0] == 400 and counts[-1] == 40
+    assert all(a >= b for a, b in zip(counts, counts[1:], strict=False))
+
+
+def test_local_datasets_from_real_kmnist(kmnist_dir, tmp_path):
+    from autocnn import data
+
+    src = data.load(local_dataset(SOURCE, tmp_path, kmnist_dir), "train")
+    dst = data.load(local_dataset(DEST, tmp_path, kmnist_dir), "train")
+    assert len(src) == 4000 and src.class_counts().tolist() == [400] * 10
+    assert dst.class_counts().tolist() == class_sizes(400, 10)
+    pixels = {bytes(x) for x in src.x.reshape(len(src), -1).numpy()}
+    assert not any(bytes(x) in pixels for x in dst.x.reshape(len(dst), -1).numpy())

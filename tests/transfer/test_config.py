@@ -1,0 +1,110 @@
+"""Configuration transfer: the reduced space, its merge step, and a BOHB run on it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from autocnn import data
+from autocnn.errors import ConfigError, RunError
+from autocnn.optimize.store import STORE_NAME, Store
+from autocnn.space import default_config, get_space, sample_configs, validate_config
+from autocnn.transfer.config import reduce_space, run_incumbent
+from autocnn.transfer.search import transfer_config
+
+SOURCES = [("seed", c) for c in sample_configs(get_space("seed"), 6, seed=11)]
+SOURCES += [("extended", default_config("extended"))]
+SOURCES += [("extended", c) for c in sample_configs(get_space("extended"), 3, seed=5)]
+
+
+@pytest.mark.parametrize(("space_name", "source"), SOURCES)
+def test_reduced_space_keeps_fixed_values_and_validates(space_name, source):
+    reduced = reduce_space(source, space_name, seed=0)
+    full = get_space(space_name)
+    # the reduced default is the source itself
+    assert reduced.merge(dict(reduced.space.get_default_configuration())) == source
+    fixed = reduced.fixed
+    layers = "n_stages" if space_name == "extended" else "n_conv_layers"
+    assert layers not in reduced.searched and fixed[layers] == source[layers]
+    for sample in reduced.space.sample_configuration(25):
+        merged = reduced.merge(dict(sample))
+        assert validate_config(merged, full) == merged
+        for key, value in merged.items():
+            if key in fixed:
+                assert value == fixed[key], key
+            if key in source and key not in reduced.searched:
+                assert value == source[key], key  # everything not searched is the source's
+
+
+def test_searched_names_and_user_additions():
+    source = {**default_config("seed"), "optimizer": "sgd", "momentum": 0.9}
+    reduced = reduce_space(source, "seed")
+    assert set(reduced.searched) == {
+        "conv1_channels", "n_fc_layers", "fc1_units", "fc2_units", "batch_size", "learning_rate",
+    }  # fmt: skip
+    more = reduce_space(source, "seed", ["momentum", "activation"])
+    assert {"momentum", "activation"} <= set(more.searched)
+    with pytest.raises(ConfigError, match="does not have"):
+        reduce_space(source, "seed", ["no_such_hp"])
+    with pytest.raises(ConfigError, match="never active"):
+        reduce_space(default_config("seed"), "seed", ["momentum"])  # adam: no momentum
+
+
+def test_new_fc_layers_borrow_the_source_layer_settings():
+    source = validate_config(
+        {**default_config("seed"), "n_fc_layers": 1, "fc1_units": 64, "fc1_batchnorm": True,
+         "fc1_dropout": True, "fc1_dropout_rate": 0.4},
+        get_space("seed"),
+    )  # fmt: skip
+    reduced = reduce_space(source, "seed")
+    merged = reduced.merge({**source, "n_fc_layers": 2, "fc2_units": 32})
+    assert merged["fc2_batchnorm"] is True and merged["fc2_dropout_rate"] == 0.4
+
+
+@pytest.fixture(scope="module")
+def tiny_dest(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dest")
+    data.write_synthetic(folder, "k49", n_classes=5, n_train=150, n_test=30, imbalance=3.0,
+                         image_size=12)  # fmt: skip
+    return f"npz:{folder}"
+
+
+@pytest.fixture()
+def no_test_reads(monkeypatch):
+    """data.load refuses the test part: a search must never read it."""
+    real = data.load
+
+    def guarded(name, part="train", *args, **kwargs):
+        assert part != "test", f"a search read the test part of {name}"
+        return real(name, part, *args, **kwargs)
+
+    monkeypatch.setattr(data, "load", guarded)
+
+
+def test_transfer_run_searches_the_reduced_space(tmp_path, tiny_dest, no_test_reads, bn_config):
+    from autocnn.train import train
+
+    src = tmp_path / "src.json"
+    src.write_text(json.dumps(bn_config))
+    model = tmp_path / "model" / "model.pt"
+    train(bn_config, data.synthetic_imageset(60, 4, image_size=12), None, epochs=1, save_to=model)
+    out = tmp_path / "run"
+    summary = transfer_config(
+        src, tiny_dest, out=out, init_weights=model.parent, min_budget=1 / 3, max_budget=1,
+        iterations=1,
+    )  # fmt: skip
+    assert summary.stopped == "finished" and summary.incumbent is not None
+    config, settings, _ = run_incumbent(out)
+    assert validate_config(config, get_space("seed")) == config
+    assert config["n_conv_layers"] == 2 and config["conv1_kernel_size"] == 3
+    assert json.loads((out / "incumbent.json").read_text())["config"] == config
+    with Store.open(out / STORE_NAME, readonly=True) as store:
+        rows = store.evaluations(status="ok")
+        searched = set(store.settings["transfer"]["searched"])
+        assert all(set(store.config(r.config_id)) <= searched for r in rows)
+    assert rows and all(r.metrics["init_copied"] > 0 for r in rows)
+    again = transfer_config(out=out, resume=True)
+    assert again.n_this_call == 0 and again.n_evaluations == summary.n_evaluations
+    with pytest.raises(RunError, match="already holds"):
+        transfer_config(src, tiny_dest, out=out)
