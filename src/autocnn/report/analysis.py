@@ -98,17 +98,21 @@ def concurrency(run: RunData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     """
     if not run.evaluations:
         raise NothingToShow("the run has no evaluations yet")
-    horizon = max(
-        (e.finished or e.started or e.submitted for e in run.evaluations), default=run.t0
-    )
+    horizon = max((e.finished or e.started or e.submitted for e in run.evaluations), default=run.t0)
     changes: list[tuple[float, int]] = []
     for e in run.evaluations:
         start = e.started if e.started is not None else e.submitted
         end = e.finished if e.finished is not None else horizon
         changes += [(start - run.t0, 1), (max(end, start) - run.t0, -1)]
-    changes.sort(key=lambda change: (change[0], change[1]))  # ends before starts at a tie
-    times = np.array([0.0] + [t for t, _ in changes])
-    running = np.concatenate([[0], np.cumsum([d for _, d in changes])])
+    # Changes closer than 0.2 % of the run's span are merged, so that a worker that finishes one
+    # evaluation and starts the next a few ms later does not draw a drop to zero between them.
+    span = max((t for t, _ in changes), default=0.0)
+    merged: dict[float, int] = {}
+    for t, delta in changes:
+        key = round(t / (0.002 * span)) * 0.002 * span if span > 0 else 0.0
+        merged[key] = merged.get(key, 0) + delta
+    times = np.array([0.0, *sorted(merged)])
+    running = np.concatenate([[0], np.cumsum([merged[t] for t in sorted(merged)])])
     finish_times = np.array([_elapsed(run, e) for e in run.finished])
     return times, running, finish_times, np.arange(1, len(finish_times) + 1)
 
@@ -184,7 +188,7 @@ class RankedConfig:
 
 
 def top_configs(run: RunData, k: int = 5) -> list[RankedConfig]:
-    """The ``k`` best configs: largest budget reached first, then lowest loss (the incumbent first)."""
+    """The ``k`` best configs: largest budget reached, then lowest loss (the incumbent first)."""
     best: dict[int, EvaluationRow] = {}
     for evaluation in run.ok:
         current = best.get(evaluation.config_id)

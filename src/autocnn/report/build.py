@@ -1,4 +1,4 @@
-"""Build a report: read the source, draw every figure, write PNGs, ``report.json`` and ``report.html``.
+"""Build a report: read the source, draw every figure, write PNGs, report.json and report.html.
 
 What cannot be drawn for a run (no successful evaluation, one budget only, no history) becomes a
 note in its place; the report is written all the same.
@@ -12,6 +12,7 @@ Example::
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from autocnn.report.analysis import (
 )
 from autocnn.report.html import Document, Image, Note, Section, Table, render
 from autocnn.report.importance import hyperparameter_importance
-from autocnn.report.load import ModelMetrics, RunData, Source, load_source
+from autocnn.report.load import ModelMetrics, RunData, Source, find_model_metrics, load_source
 from autocnn.report.tables import (
     failures_table,
     overview_table,
@@ -40,6 +41,7 @@ from autocnn.report.tables import (
 
 HTML_NAME = "report.html"
 JSON_NAME = "report.json"
+TOP_IMPORTANCE = 15  # hyperparameters shown in the importance figure and table
 
 
 @dataclass
@@ -115,6 +117,16 @@ class _Builder:
             lambda: plots.histogram_figure(run),
             "Validation errors of all successful evaluations at each budget; dotted: the best.",
         )
+        try:
+            if all(math.isnan(p.rho) for p in rank_correlations(run)):
+                budgets.items.append(
+                    Note(
+                        "No two budgets share 3 or more successfully evaluated configurations, "
+                        "so no rank correlation is defined yet (n/a); longer runs fill this in."
+                    )
+                )
+        except NothingToShow:
+            pass  # the figure below says why
         self.figure(
             budgets,
             f"{prefix}correlation.png",
@@ -138,7 +150,8 @@ class _Builder:
             "Train vs validation per epoch (loss comparison)",
             lambda: plots.learning_curves_figure(run, ranked),
             "Per-epoch curves of the top configurations at the largest budget each reached. "
-            "A widening gap between train (dashed) and validation (solid) means over-fitting.",
+            "A widening gap between train (dashed, hollow squares) and validation (solid, dots) "
+            "means over-fitting; a budget under one epoch gives a single point.",
         )
         importance = Section(f"Hyperparameter importance{label}")
         self._importance(importance, run, prefix)
@@ -170,7 +183,7 @@ class _Builder:
             section,
             f"{prefix}importance.png",
             "Which hyperparameters matter",
-            lambda: plots.importance_figure(result),
+            lambda: plots.importance_figure(result, TOP_IMPORTANCE),
             "Left: share of the variance of a random-forest surrogate's prediction that each "
             "hyperparameter explains alone (fANOVA's main effect). Right: how much the "
             "surrogate's error grows when that hyperparameter is shuffled (includes "
@@ -182,13 +195,17 @@ class _Builder:
         index = {name: i for i, name in enumerate(result.names)}
         rows = [
             [name, 100 * result.main_effect[index[name]], result.permutation[index[name]]]
-            for name in order
+            for name in order[:TOP_IMPORTANCE]
         ]
+        shown = f"the {TOP_IMPORTANCE} largest of {len(order)}; " if len(order) > len(rows) else ""
         section.items.append(
             Table(
                 "Importance values",
                 ["hyperparameter", "main effect [%]", "permutation importance"],
                 rows,
+                f"{shown}main effects sum to {100 * result.main_effect.sum():.0f} %; the rest "
+                "of the surrogate's variance comes from interactions between hyperparameters. "
+                "All values are in report.json.",
                 compact=True,
             )
         )
@@ -213,16 +230,20 @@ class _Builder:
             f"{prefix}per_class.png",
             f"Per-class accuracy \u2014 {model.name}",
             lambda: plots.per_class_figure(model),
-            "Orange: under-represented classes (fewer than half the mean number of images); "
-            "dashed: balanced accuracy (the mean of the bars).",
+            "Orange (if any): under-represented classes, with fewer than half the mean number "
+            "of images; dashed: balanced accuracy (the mean of the bars).",
         )
         self.figure(
             section,
             f"{prefix}class_distribution.png",
             f"Class distribution \u2014 {model.name}",
             lambda: plots.class_distribution_figure(model),
-            "Images per class in the evaluated set (the confusion matrix's row sums). The "
-            "validation split is stratified, so it has the training part's class shares.",
+            "Images per class in the evaluated set (the confusion matrix's row sums)."
+            + (
+                " The validation split is stratified, so it has the training part's class shares."
+                if model.split == "validation"
+                else ""
+            ),
         )
 
     def _numbers(self, run: RunData, prefix: str, ranked: list) -> None:
@@ -236,10 +257,15 @@ class _Builder:
         except NothingToShow:
             numbers["rank_correlations"] = []
         numbers["top_configs"] = [
-            {"rank": r.rank, "config_id": r.config_id, "budget": r.evaluation.budget,
-             "loss": r.evaluation.loss, "config": r.config}
+            {
+                "rank": r.rank,
+                "config_id": r.config_id,
+                "budget": r.evaluation.budget,
+                "loss": r.evaluation.loss,
+                "config": r.config,
+            }
             for r in ranked
-        ]  # fmt: skip
+        ]
         self.numbers[f"{prefix}run"] = numbers
 
 
@@ -247,19 +273,10 @@ def _incumbent_model(run: RunData) -> ModelMetrics | None:
     if run.incumbent is None:
         return None
     evaluation = next(e for e in run.evaluations if e.id == run.incumbent.evaluation_id)
-    metrics = evaluation.metrics or {}
-    found = [
-        m
-        for m in _models(metrics, f"config {run.incumbent.config_id} at budget {evaluation.budget:g}")
-        if m.split != "test"
-    ]
+    name = f"config {run.incumbent.config_id} at budget {evaluation.budget:g}"
+    # The store's metrics are the validation set's (search never reads the test set).
+    found = find_model_metrics(evaluation.metrics or {}, name, split="validation")
     return found[0] if found else None
-
-
-def _models(metrics: dict[str, Any], name: str) -> list[ModelMetrics]:
-    from autocnn.report.load import find_model_metrics
-
-    return find_model_metrics(metrics, name, split="validation")
 
 
 def _prepare_out(out: Path, overwrite: bool) -> None:

@@ -141,7 +141,7 @@ def _table(table: Table) -> str:
     css = ' class="compact"' if table.compact else ""
     caption = f'<p class="caption">{esc(table.caption)}</p>' if table.caption else ""
     return (
-        f"<h3>{esc(table.title)}</h3><div class=\"scroll\"><table{css}><thead><tr>{head}</tr>"
+        f'<h3>{esc(table.title)}</h3><div class="scroll"><table{css}><thead><tr>{head}</tr>'
         f"</thead><tbody>{''.join(body)}</tbody></table></div>{caption}"
     )
 
@@ -165,9 +165,18 @@ def _note(note: Note) -> str:
 def render(document: Document, image_dir: Path) -> str:
     """The document as one HTML string; PNGs are read from ``image_dir`` and inlined."""
     esc = html.escape
-    nav = "".join(f'<a href="#{s.anchor}">{esc(s.title)}</a>' for s in document.sections)
+    anchors: list[str] = []
+    for section in document.sections:  # unique ids, even for sections with the same title
+        anchor, n = section.anchor, 2
+        while anchor in anchors:
+            anchor, n = f"{section.anchor}-{n}", n + 1
+        anchors.append(anchor)
+    nav = "".join(
+        f'<a href="#{a}">{esc(s.title)}</a>'
+        for a, s in zip(anchors, document.sections, strict=True)
+    )
     parts = []
-    for section in document.sections:
+    for anchor, section in zip(anchors, document.sections, strict=True):
         items = []
         for item in section.items:
             if isinstance(item, Image):
@@ -177,8 +186,7 @@ def render(document: Document, image_dir: Path) -> str:
             else:
                 items.append(_note(item))
         parts.append(
-            f'<section id="{section.anchor}"><h2>{esc(section.title)}</h2>{"".join(items)}'
-            "</section>"
+            f'<section id="{anchor}"><h2>{esc(section.title)}</h2>{"".join(items)}</section>'
         )
     subtitle = f"<p>{esc(document.subtitle)}</p>" if document.subtitle else ""
     return (

@@ -9,8 +9,9 @@ into the parts each hyperparameter explains. We do the same on scikit-learn's
   hyperparameter set to each observed value, the others as observed), as a share of the variance
   of the forest's predictions. Shares of a purely additive response sum to about 1; what is left
   is interactions.
-- **permutation importance** (``sklearn.inspection.permutation_importance``): how much the
-  forest's squared error grows when a column is shuffled; it also credits interactions.
+- **permutation importance** (Breiman's, as ``sklearn.inspection.permutation_importance``
+  computes it with MSE scoring): how much the forest's squared error grows when a column is
+  shuffled; it also credits interactions.
 
 Configs are encoded column by column from their dicts: numbers as they are (the forest does not
 care about monotone rescaling such as a log scale), booleans as 0/1, strings as category codes,
@@ -70,7 +71,9 @@ class Importance:
             if self.fit_r2 is None
             else f"out-of-bag R\u00b2 of the forest {self.fit_r2:.2f}"
         )
-        caution = " \u2014 few points: read it as a hint, not a finding" if self.n_points < 30 else ""
+        caution = (
+            " \u2014 few points: read it as a hint, not a finding" if self.n_points < 30 else ""
+        )
         return f"Random forest fitted on {where}; {fit}{caution}."
 
 
@@ -127,7 +130,6 @@ def hyperparameter_importance(
     store of 100k rows stays quick.
     """
     from sklearn.ensemble import RandomForestRegressor
-    from sklearn.inspection import permutation_importance
 
     points, budget = _choose_points(run, min_points)
     if len(points) < 6:
@@ -150,7 +152,7 @@ def hyperparameter_importance(
     if np.all(y == y[0]):
         raise NothingToShow("every evaluation has the same loss, so nothing explains it")
     forest = RandomForestRegressor(
-        n_estimators=200,
+        n_estimators=100,
         min_samples_leaf=2 if len(y) >= 20 else 1,
         max_features=0.5,
         oob_score=len(y) >= 10,
@@ -163,28 +165,37 @@ def hyperparameter_importance(
     fit_r2 = getattr(forest, "oob_score_", None)
     fit_r2 = float(fit_r2) if fit_r2 is not None and math.isfinite(fit_r2) else None
     main = _main_effects(forest, X)
-    permuted = permutation_importance(
-        forest, X, y, n_repeats=10, random_state=seed, scoring="neg_mean_squared_error"
-    )
+    sample = _background(np.column_stack([X, y]), 300)  # permutations on <= 300 rows
+    permutation, permutation_std = _permutation(forest, sample[:, :-1], sample[:, -1], 10, seed)
     return Importance(
         names=names,
         main_effect=main,
-        permutation=np.asarray(permuted.importances_mean),
-        permutation_std=np.asarray(permuted.importances_std),
+        permutation=permutation,
+        permutation_std=permutation_std,
         n_points=len(y),
         budget=budget,
         fit_r2=fit_r2,
     )
 
 
+def _background(X: np.ndarray, size: int = 400) -> np.ndarray:
+    """At most ``size`` rows of ``X`` (a seeded sample): what the estimates average over."""
+    if len(X) <= size:
+        return X
+    return X[np.random.default_rng(0).choice(len(X), size, replace=False)]
+
+
 def _main_effects(forest: Any, X: np.ndarray, max_grid: int = 20) -> np.ndarray:
-    """Variance of each column's partial dependence, as a share of the prediction variance."""
+    """Variance of each column's partial dependence, as a share of the prediction variance.
+
+    All columns' grids go through the forest in one ``predict`` call: a forest's per-call
+    overhead, not its per-row cost, dominates on the small data of a run.
+    """
     total = float(np.var(forest.predict(X)))
-    shares = np.zeros(X.shape[1])
     if total <= 0:
-        return shares
-    # The partial dependence averages over a background sample; 500 rows keep it fast.
-    background = X if len(X) <= 500 else X[np.random.default_rng(0).choice(len(X), 500, False)]
+        return np.zeros(X.shape[1])
+    background = _background(X)
+    blocks, grids = [], []
     for j in range(X.shape[1]):
         grid = np.unique(X[:, j])
         if len(grid) > max_grid:  # a continuous column: its quantiles, equally weighted
@@ -194,8 +205,34 @@ def _main_effects(forest: Any, X: np.ndarray, max_grid: int = 20) -> np.ndarray:
             weights = np.array([np.sum(X[:, j] == v) for v in grid], dtype=float)
         stacked = np.repeat(background[None, :, :], len(grid), axis=0)
         stacked[:, :, j] = grid[:, None]
-        dependence = forest.predict(stacked.reshape(-1, X.shape[1])).reshape(len(grid), -1)
-        marginal = dependence.mean(axis=1)
+        blocks.append(stacked.reshape(-1, X.shape[1]))
+        grids.append((len(grid), weights))
+    predictions = forest.predict(np.concatenate(blocks))
+    shares, offset = np.zeros(X.shape[1]), 0
+    for j, (size, weights) in enumerate(grids):
+        chunk = predictions[offset : offset + size * len(background)]
+        offset += size * len(background)
+        marginal = chunk.reshape(size, len(background)).mean(axis=1)
         mean = np.average(marginal, weights=weights)
         shares[j] = np.average((marginal - mean) ** 2, weights=weights) / total
     return shares
+
+
+def _permutation(
+    forest: Any, X: np.ndarray, y: np.ndarray, repeats: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Breiman's permutation importance: growth of the MSE when one column is shuffled.
+
+    The same measure as ``sklearn.inspection.permutation_importance`` with MSE scoring, with
+    every shuffled copy predicted in one call (see :func:`_main_effects`).
+    """
+    rng = np.random.default_rng(seed)
+    base = float(np.mean((forest.predict(X) - y) ** 2))
+    n, d = X.shape
+    copies = np.repeat(X[None, None, :, :], repeats, axis=0).repeat(d, axis=1)  # (r, d, n, d)
+    for r in range(repeats):
+        for j in range(d):
+            copies[r, j, :, j] = X[rng.permutation(n), j]
+    predictions = forest.predict(copies.reshape(-1, d)).reshape(repeats, d, n)
+    growth = np.mean((predictions - y[None, None, :]) ** 2, axis=2) - base  # (r, d)
+    return growth.mean(axis=0), growth.std(axis=0)

@@ -205,16 +205,12 @@ def find_model_metrics(payload: Any, name: str, split: str | None = None) -> lis
                     confusion, hit_key = _as_confusion(value), hit_key or str(key)
                 elif per_class is None and "per_class" in lowered:
                     per_class, hit_key = _as_accuracies(value), hit_key or str(key)
-            if confusion is not None and per_class is not None and len(per_class) != len(
-                confusion
-            ):
+            if confusion is not None and per_class is not None and len(per_class) != len(confusion):
                 per_class = None  # inconsistent: trust the matrix
             if confusion is not None or per_class is not None:
                 where = f"{path}.{hit_key}" if path else hit_key
                 label = f"{name} ({path})" if path else name
-                found.append(
-                    ModelMetrics(label, split or _split_of(where), confusion, per_class)
-                )
+                found.append(ModelMetrics(label, split or _split_of(where), confusion, per_class))
             for key, value in node.items():
                 if isinstance(value, (dict, list)) and "confusion" not in str(key).lower():
                     visit(value, f"{path}.{key}" if path else str(key))

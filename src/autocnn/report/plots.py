@@ -17,6 +17,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from autocnn.report.analysis import (
@@ -72,6 +73,12 @@ def budget_colors(budgets: list[float]) -> dict[float, tuple]:
     return {b: cmap(0.1 + 0.75 * (i / max(n - 1, 1))) for i, b in enumerate(sorted(budgets))}
 
 
+def loss_label(run: RunData) -> str:
+    """The y label of a loss: what the loss is, in words."""
+    metric = str(run.run_settings.get("metric", "metric")).replace("_", " ")
+    return f"validation error (1 \u2212 {metric})"
+
+
 def trajectory_figure(run: RunData) -> Figure:
     """Best validation error so far vs wall time and vs epochs trained."""
     steps = incumbent_trajectory(run)
@@ -100,7 +107,7 @@ def trajectory_figure(run: RunData) -> Figure:
         axis.step(xs + [end], ys + [ys[-1]], where="post", color="black", lw=2, label="incumbent")
         axis.scatter(xs, ys, c=[colors[s.budget] for s in steps], s=40, zorder=3, edgecolor="k")
         axis.set_xlabel(xlabel)
-    left.set_ylabel("validation error (1 \u2212 metric)")
+    left.set_ylabel(loss_label(run))
     left.set_title("Incumbent over wall time")
     right.set_title("Incumbent over compute")
     left.legend(loc="upper right")
@@ -140,7 +147,7 @@ def losses_over_time_figure(run: RunData) -> Figure:
             label=f"failed / diverged ({len(run.failures)})",
         )
     axis.set_xlabel(f"wall time at finish [{unit}]")
-    axis.set_ylabel("validation error")
+    axis.set_ylabel(loss_label(run))
     axis.set_title("Losses over time, coloured by budget")
     axis.legend(loc="upper right", ncol=2)
     return figure
@@ -207,11 +214,20 @@ def correlation_figure(run: RunData) -> Figure:
     figure = _figure(max(4.8, 1.1 * n + 2.6), max(4.0, 1.0 * n + 1.6))
     axis = _axes(figure)
     axis.grid(False)
-    image = axis.imshow(np.ma.masked_invalid(rho), cmap="RdBu", vmin=-1, vmax=1)
+    off_diagonal = rho.copy()
+    np.fill_diagonal(off_diagonal, np.nan)
+    axis.imshow(np.eye(n), cmap="Greys", vmin=0, vmax=6)  # light grey diagonal underneath
+    image = axis.imshow(np.ma.masked_invalid(off_diagonal), cmap="RdBu", vmin=-1, vmax=1)
     for i in range(n):
         for j in range(n):
-            text = "n/a" if np.isnan(rho[i, j]) else f"{rho[i, j]:.2f}"
-            axis.text(j, i, f"{text}\nn={counts[i, j]}", ha="center", va="center", fontsize=9)
+            if i == j:
+                text, color = f"{counts[i, i]} configs", "black"
+            else:
+                value = rho[i, j]
+                text = "n/a" if np.isnan(value) else f"\u03c1 = {value:.2f}"
+                text += f"\nn = {counts[i, j]}"
+                color = "white" if not np.isnan(value) and abs(value) > 0.6 else "black"
+            axis.text(j, i, text, ha="center", va="center", fontsize=9.5, color=color)
     labels = [f"{b:g}" for b in budgets]
     axis.set_xticks(range(n), labels)
     axis.set_yticks(range(n), labels)
@@ -238,13 +254,20 @@ def learning_curves_figure(run: RunData, ranked: list) -> Figure:
         for axis, key in ((left, "loss"), (right, "acc")):
             train = [rec.get(f"train_{key}") for rec in records]
             val = [rec.get(f"val_{key}") for rec in records]
-            axis.plot(epochs, _nan(train), color=color, ls="--", marker="o", ms=3, lw=1.2)
-            axis.plot(epochs, _nan(val), color=color, marker="o", ms=4, lw=2, label=label)
+            axis.plot(
+                epochs, _nan(train), color=color, ls="--", marker="s", ms=5, lw=1.2, mfc="white"
+            )
+            axis.plot(epochs, _nan(val), color=color, marker="o", ms=6, lw=2, label=label)
     for axis, what in ((left, "cross-entropy loss"), (right, "accuracy")):
         axis.set_xlabel("epoch")
         axis.set_ylabel(what)
-    left.set_title("Loss per epoch (solid: validation, dashed: train)")
-    right.set_title("Accuracy per epoch (solid: validation, dashed: train)")
+    left.set_title("Loss per epoch")
+    right.set_title("Accuracy per epoch")
+    handles = [
+        Line2D([], [], color="black", marker="o", lw=2, label="validation"),
+        Line2D([], [], color="black", marker="s", mfc="white", ls="--", lw=1.2, label="train"),
+    ]
+    left.legend(handles=handles, loc="upper right")
     right.legend(loc="lower right")
     return figure
 
@@ -268,7 +291,7 @@ def confusion_figure(model: ModelMetrics) -> Figure:
     n = len(matrix)
     rows = matrix.sum(axis=1, keepdims=True)
     share = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0)
-    size = min(4.5 + 0.28 * n, 13)
+    size = min(4.5 + 0.28 * n, 10)
     figure = _figure(size + 1.2, size)
     axis = _axes(figure)
     axis.grid(False)
@@ -309,13 +332,14 @@ def per_class_figure(model: ModelMetrics) -> Figure:
     if model.balanced_accuracy is not None:
         axis.axhline(model.balanced_accuracy, color="black", ls="--", lw=1)
         axis.text(n - 0.5, model.balanced_accuracy, " balanced acc.", va="bottom", ha="right")
-    handles = [Patch(color=ACCENT, label="class")]
     if under.any():
-        handles.append(
-            Patch(color=WARN, label="under-represented (< \u00bd mean count)")
-        )
-    axis.legend(handles=handles, loc="lower left")
-    axis.set_ylim(0, 1.05)
+        handles = [
+            Patch(color=ACCENT, label="class"),
+            Patch(color=WARN, label="under-represented (< \u00bd mean count)"),
+        ]
+        axis.legend(handles=handles, loc="upper center", ncol=2)
+    axis.set_ylim(0, 1.2)  # headroom for the legend above the bars
+    axis.set_yticks(np.linspace(0, 1, 6))
     axis.set_xticks(range(0, n, 1 if n <= 20 else 5))
     axis.set_xlabel("class")
     axis.set_ylabel("accuracy (recall)")
@@ -339,7 +363,8 @@ def class_distribution_figure(model: ModelMetrics) -> Figure:
     axis.set_xlabel("class")
     axis.set_ylabel("images")
     axis.set_title(f"Class distribution \u2014 {model.split} set ({int(counts.sum())} images)")
-    axis.legend(loc="upper right")
+    axis.set_ylim(0, counts.max() * 1.22)  # headroom for the legend above the bars
+    axis.legend(loc="upper center", ncol=2)
     return figure
 
 

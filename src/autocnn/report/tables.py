@@ -16,7 +16,7 @@ import datetime as dt
 from typing import Any
 
 from autocnn.report.analysis import RankedConfig
-from autocnn.report.html import Table
+from autocnn.report.html import Table, format_value
 from autocnn.report.load import RunData
 
 MAX_ROWS = 200
@@ -59,9 +59,7 @@ def tables_from_json(payload: Any, title: str = "") -> list[Table]:
         if not isinstance(node, dict) or not node:
             return
         records = {k: v for k, v in node.items() if _record(v)}
-        if len(records) >= 2 and all(
-            all(_scalar(x) for x in v.values()) for v in records.values()
-        ):
+        if len(records) >= 2 and all(all(_scalar(x) for x in v.values()) for v in records.values()):
             columns = _columns(list(records.values()))
             rows = [[key, *[value.get(c) for c in columns]] for key, value in records.items()]
             add(Table(name, ["", *columns], rows, compact=True))
@@ -117,7 +115,10 @@ def overview_table(run: RunData) -> Table:
                 f"config {inc.config_id}: validation error {inc.loss:.4f} at budget {inc.budget:g}",
             ]
         )
-    return Table("Run overview", ["", "value"], [r for r in rows if r[1] is not None])
+    # Values as text: a key/value table reads better left-aligned throughout.
+    return Table(
+        "Run overview", ["", "value"], [[k, format_value(v)] for k, v in rows if v is not None]
+    )
 
 
 def failures_table(run: RunData, limit: int = 20) -> Table:
