@@ -237,7 +237,10 @@ class _Loop:
         self.total = max_evaluations or getattr(optimizer, "total_evaluations", None)
         self.running: dict[int, int] = {}  # config_id -> evaluation id
         self.n_finished = 0
+        # Counted here, not queried per event: a COUNT over 100k rows on every result would make
+        # a long run's bookkeeping grow with its length.
         self.n_asked = store.count()  # every evaluation in the run, pending ones included
+        self.n_done = store.count(done_only=True)
         self.best = store.summary().best_loss
 
     def stop_reason(self) -> str | None:
@@ -300,6 +303,7 @@ class _Loop:
         self.store.record_tell(evaluation_id, result, worker=worker)  # persist first ...
         self.optimizer.tell(trial, result)  # ... then tell: a kill in between loses nothing
         self.n_finished += 1
+        self.n_done += 1
         if result.ok and (self.best is None or result.loss < self.best):
             self.best = result.loss
         if self.pruner is not None:
@@ -309,7 +313,7 @@ class _Loop:
 
     def progress(self, trial: Trial, result: Result) -> dict[str, Any]:
         elapsed = time.monotonic() - self.started
-        done = self.store.count(done_only=True)
+        done = self.n_done
         eta = None
         if self.total is not None and self.n_finished:
             eta = elapsed / self.n_finished * max(0, self.total - done)
@@ -344,6 +348,7 @@ class _Pruner:
     def __init__(self, optimizer: Any, run_dir: Path) -> None:
         self.optimizer, self.run_dir = optimizer, run_dir
         self.latest: dict[int, Trial] = {}
+        self.alive: dict[int, None] = {}  # configs with files that may still be deleted, in order
         self.asked_at: Counter[tuple[int, int]] = Counter()  # (bracket, stage) -> asked
         self.told_at: Counter[tuple[int, int]] = Counter()
         self.finite_at: Counter[tuple[int, int]] = Counter()  # ok results with a finite loss
@@ -353,6 +358,7 @@ class _Pruner:
         self.latest[trial.config_id] = trial
         self.asked_at[(trial.bracket, trial.stage)] += 1
         self.pruned.discard(trial.config_id)
+        self.alive[trial.config_id] = None
 
     def told(self, trial: Trial, result: Result) -> None:
         self.told_at[(trial.bracket, trial.stage)] += 1
@@ -366,8 +372,8 @@ class _Pruner:
         hook = getattr(self.optimizer, "promotable_config_ids", None)
         promotable = set(hook()) if callable(hook) else None
         dead = []
-        for config_id in self.latest:
-            if config_id in keep or config_id in self.pruned:
+        for config_id in list(self.alive):  # not all of self.latest: that grows with the run
+            if config_id in keep:
                 continue
             if promotable is not None and config_id in promotable:
                 continue
@@ -375,6 +381,7 @@ class _Pruner:
                 continue
             shutil.rmtree(trial_dir(self.run_dir, config_id), ignore_errors=True)
             self.pruned.add(config_id)
+            del self.alive[config_id]
             dead.append(config_id)
         return dead
 

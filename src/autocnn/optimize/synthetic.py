@@ -28,10 +28,12 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -129,9 +131,20 @@ class SyntheticObjective:
     def __call__(self, trial: Trial, workdir: Path | None = None) -> Result:
         """Evaluate a trial like a training run would (``workdir`` is not used)."""
         start = time.perf_counter()
-        cost = float(trial.budget) - float(trial.previous_budget or 0.0)
         if self.sleep_per_budget > 0:
-            time.sleep(self.sleep_per_budget * cost)
+            time.sleep(self.sleep_per_budget * self.cost(trial))
+        return self.result(trial, start)
+
+    @staticmethod
+    def cost(trial: Trial) -> float:
+        """Budget units a trial trains: a promoted config continues from ``previous_budget``."""
+        return float(trial.budget) - float(trial.previous_budget or 0.0)
+
+    def result(self, trial: Trial, start: float | None = None) -> Result:
+        """The trial's Result without the simulated training time (what ``__call__`` returns
+        after its sleep); ``seconds`` counts from ``start`` (``perf_counter``) when given."""
+        start = time.perf_counter() if start is None else start
+        cost = self.cost(trial)
         if self.fail_fraction > 0 and self._hash_rng(trial.config).random() < self.fail_fraction:
             return Result(
                 "failed",
@@ -185,6 +198,82 @@ def simulate(
         history.append((trial, result))
         spent += result.cost
     return history
+
+
+@dataclass(frozen=True)
+class SimulatedEvaluation:
+    """One evaluation of :func:`simulate_parallel`: who ran it and when, in virtual seconds."""
+
+    trial: Trial
+    result: Result
+    worker: int
+    start: float
+    end: float
+
+
+def simulate_parallel(
+    optimizer: Any,
+    objective: SyntheticObjective,
+    workers: int,
+    *,
+    seconds_per_budget: float = 1.0,
+    max_time: float = math.inf,
+    max_evaluations: int | None = None,
+    overhead: float = 0.0,
+    stop_when: Callable[[SimulatedEvaluation], bool] | None = None,
+) -> list[SimulatedEvaluation]:
+    """``workers`` parallel workers on a virtual clock: an evaluation of ``c`` budget units takes
+    ``c * seconds_per_budget`` virtual seconds, and results arrive in the order they finish.
+
+    The runner's main loop is modelled as one server: every ask and every tell advances the clock
+    by ``overhead`` seconds, so a slow optimizer leaves workers idle as it would for real. No new
+    evaluation starts after ``max_time``, ``max_evaluations`` asks or once ``stop_when`` returned
+    True for a finished evaluation; running ones finish and are told. Fully
+    deterministic (no sleeping, no wall clock), so parallel speed-ups can be measured over many
+    seeds in seconds; ``benchmarks/simulate.py`` checks the model against real worker processes.
+
+    Example:
+        >>> from autocnn.optimize.bohb import BOHB
+        >>> space = conditional_space()
+        >>> history = simulate_parallel(BOHB(space, min_budget=1, max_budget=9),
+        ...                             SyntheticObjective(space, 9), workers=4, max_time=30)
+        >>> busy = sum(e.end - e.start for e in history)
+        >>> round(busy / (4 * max(e.end for e in history)), 2) > 0.9
+        True
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    clock = 0.0
+    free = list(range(workers))  # a heap: the lowest free worker id takes the next trial
+    running: list[tuple[float, int, int, Trial, float]] = []  # (end, seq, worker, trial, start)
+    history: list[SimulatedEvaluation] = []
+    n_asked = 0
+    stopped = False
+    while True:
+        while (
+            free
+            and not stopped
+            and clock < max_time
+            and (max_evaluations is None or n_asked < max_evaluations)
+        ):
+            trial = optimizer.ask()
+            clock += overhead
+            if trial is None:
+                break
+            n_asked += 1
+            worker = heapq.heappop(free)
+            end = clock + objective.cost(trial) * seconds_per_budget
+            heapq.heappush(running, (end, n_asked, worker, trial, clock))
+        if not running:
+            return history
+        end, _, worker, trial, start = heapq.heappop(running)
+        clock = max(clock, end)
+        result = objective.result(trial)
+        optimizer.tell(trial, result)
+        clock += overhead
+        history.append(SimulatedEvaluation(trial, result, worker, start, end))
+        heapq.heappush(free, worker)
+        stopped = stopped or (stop_when is not None and stop_when(history[-1]))
 
 
 def synthetic_loss(

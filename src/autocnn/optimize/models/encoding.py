@@ -30,11 +30,34 @@ from ConfigSpace import (
     ConfigurationSpace,
     Constant,
     OrdinalHyperparameter,
+    UniformIntegerHyperparameter,
 )
-from ConfigSpace.hyperparameters import FloatHyperparameter
 
 from autocnn.errors import ConfigError
 from autocnn.space import to_plain
+
+_MAX_GRID = 10_000  # integer hyperparameters with at most this many values get a lookup table
+
+
+def _thresholds(hp: Any, grid: np.ndarray) -> np.ndarray:
+    """For an integer hyperparameter with values ``lower + i`` at vectors ``grid[i]``: the smallest
+    vector ``t[i]`` that ``hp.to_value`` maps to ``lower + i + 1`` (found by bisection, to the
+    last bit), so ``grid[searchsorted(t, x, side="right")]`` is ``to_vector(to_value(x))``."""
+    values = np.arange(len(grid) - 1) + int(hp.lower)
+    low, high = grid[:-1].copy(), grid[1:].copy()  # to_value: low -> values, high -> values + 1
+    for _ in range(80):
+        middle = (low + high) / 2
+        done = (middle == low) | (middle == high)
+        if done.all():
+            break
+        up = np.asarray(hp.to_value(middle)) > values
+        high = np.where(up & ~done, middle, high)
+        low = np.where(~up & ~done, middle, low)
+    return high
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
 
 
 class SpaceEncoding:
@@ -63,22 +86,33 @@ class SpaceEncoding:
         # ~20 us each, which over 40 hyperparameters was most of an ask.
         self._categorical = np.flatnonzero(self.kinds > 0)
         self._ordinal = np.flatnonzero(self.ordinal_sizes > 0)
-        self._float = np.array(
-            [
-                j
-                for j, hp in enumerate(self.hyperparameters)
-                if kinds[j] == 0 and not ordinal_sizes[j] and isinstance(hp, FloatHyperparameter)
-            ],
-            dtype=np.int64,
-        )
-        self._integer = np.array(
-            [
-                j
-                for j in range(self.dim)
-                if kinds[j] == 0 and not ordinal_sizes[j] and j not in set(self._float.tolist())
-            ],
-            dtype=np.int64,
-        )
+        self._numeric_columns = np.flatnonzero((self.kinds == 0) & (self.ordinal_sizes == 0))
+        # Lookup tables for encode()/decode() of everything but floats (same reason):
+        # choice -> index and index -> plain value for categories, ordinals and constants, keyed
+        # by (type, value) so that True and 1 stay apart; the vector of every value of an
+        # integer hyperparameter (when there are at most _MAX_GRID of them).
+        self._index_of: dict[int, dict[tuple[type, Any], int]] = {}
+        self._value_at: dict[int, list[Any]] = {}
+        self._grids: dict[int, tuple[int, np.ndarray]] = {}
+        self._thresholds: dict[int, np.ndarray] = {}  # where to_value() steps up, per grid
+        for j, hp in enumerate(self.hyperparameters):
+            choices = None
+            if isinstance(hp, CategoricalHyperparameter):
+                choices = list(hp.choices)
+            elif isinstance(hp, OrdinalHyperparameter):
+                choices = list(hp.sequence)
+            elif isinstance(hp, Constant):
+                choices = [hp.value]
+            if choices is not None:
+                plain = [_plain(choice) for choice in choices]
+                self._value_at[j] = plain
+                self._index_of[j] = {(type(v), v): i for i, v in enumerate(plain)}
+            elif isinstance(hp, UniformIntegerHyperparameter):
+                if hp.upper - hp.lower < _MAX_GRID:
+                    grid = np.asarray(hp.to_vector(np.arange(hp.lower, hp.upper + 1)), dtype=float)
+                    if np.all(np.diff(grid) > 0):
+                        self._grids[j] = (int(hp.lower), grid)
+                        self._thresholds[j] = _thresholds(hp, grid)
 
     @property
     def dim(self) -> int:
@@ -95,6 +129,10 @@ class SpaceEncoding:
         vector = np.full(self.dim, np.nan)
         for name, value in config.items():
             j = self.index[name]
+            x = self._fast_vector(j, value)
+            if x is not None:
+                vector[j] = x
+                continue
             hp = self.hyperparameters[j]
             try:
                 if not hp.legal_value(value):
@@ -109,6 +147,25 @@ class SpaceEncoding:
             vector[j] = x
         return vector
 
+    def _fast_vector(self, j: int, value: Any) -> float | None:
+        """The vector value of a legal ``value`` from the lookup tables (None: ask ConfigSpace,
+        which also explains an illegal value)."""
+        index_of = self._index_of.get(j)
+        if index_of is not None:
+            try:
+                i = index_of.get((type(value), value))
+            except TypeError:  # unhashable
+                return None
+            if i is None:
+                return None
+            return (i + 0.5) / self.ordinal_sizes[j] if self.ordinal_sizes[j] else float(i)
+        grid = self._grids.get(j)
+        if grid is not None and type(value) is int:
+            i = value - grid[0]
+            if 0 <= i < len(grid[1]):
+                return float(grid[1][i])
+        return None
+
     def snap(self, vectors: np.ndarray) -> np.ndarray:
         """Vectors (n, d) rounded to legal values, with inactive dimensions set to NaN.
 
@@ -119,20 +176,27 @@ class SpaceEncoding:
         missing = np.isnan(out)
         if len(self._categorical):
             columns = self._categorical
-            values = np.where(missing[:, columns], 0.0, out[:, columns])
-            out[:, columns] = np.clip(np.rint(values), 0, self.kinds[columns] - 1)
+            values = np.rint(np.where(missing[:, columns], 0.0, out[:, columns]))
+            out[:, columns] = np.minimum(np.maximum(values, 0), self.kinds[columns] - 1)
         if len(self._ordinal):
             columns, size = self._ordinal, self.ordinal_sizes[self._ordinal]
             values = np.where(missing[:, columns], 0.5, out[:, columns])
-            index = np.clip(np.floor(values * size), 0, size - 1)
+            index = np.minimum(np.maximum(np.floor(values * size), 0), size - 1)
             out[:, columns] = (index + 0.5) / size
-        if len(self._float):  # a float's value -> vector round trip is the identity (to 1 ulp)
-            columns = self._float
-            out[:, columns] = np.clip(np.where(missing[:, columns], 0.5, out[:, columns]), 0, 1)
-        for j in self._integer:  # value -> vector round trip puts integers on their grid
-            hp = self.hyperparameters[j]
-            column = np.clip(np.where(missing[:, j], 0.5, out[:, j]), 0.0, 1.0)
-            out[:, j] = hp.to_vector(hp.to_value(column))
+        # numbers: value -> vector round trip puts integers on their grid (and floats on exactly
+        # the vector their value encodes to)
+        columns = self._numeric_columns
+        block = np.where(missing[:, columns], 0.5, out[:, columns])
+        block = np.minimum(np.maximum(block, 0.0), 1.0)  # np.clip costs more on small arrays
+        for k, j in enumerate(columns.tolist()):
+            thresholds = self._thresholds.get(j)
+            if thresholds is not None:  # the same as below, by table lookup
+                out[:, j] = self._grids[j][1][
+                    np.searchsorted(thresholds, block[:, k], side="right")
+                ]
+            else:
+                hp = self.hyperparameters[j]
+                out[:, j] = hp.to_vector(hp.to_value(block[:, k]))
         return self.deactivate(out)
 
     def deactivate(self, vectors: np.ndarray) -> np.ndarray:
@@ -161,9 +225,19 @@ class SpaceEncoding:
         snapped = np.asarray(vector, dtype=float) if snapped else self.snap(vector)[0]
         native = self._to_native(snapped[None, :])[0]
         config = {}
-        for j, hp in enumerate(self.hyperparameters):
-            if not np.isnan(native[j]):
-                config[hp.name] = hp.to_value(native[j])
+        for j in np.flatnonzero(~np.isnan(native)).tolist():
+            x = float(native[j])
+            values = self._value_at.get(j)
+            if values is not None and x.is_integer() and 0 <= x < len(values):
+                config[self.names[j]] = values[int(x)]
+                continue
+            grid = self._grids.get(j)
+            if grid is not None:
+                i = int(np.searchsorted(grid[1], x))
+                if i < len(grid[1]) and grid[1][i] == x:
+                    config[self.names[j]] = grid[0] + i
+                    continue
+            config[self.names[j]] = self.hyperparameters[j].to_value(x)
         return to_plain(config)
 
     # --- sampling from the space's prior ------------------------------------------------------

@@ -85,6 +85,10 @@ class ParzenEstimators:
         self._values32 = self.values.astype(np.float32)
         self._inv_sigma32 = (1.0 / self.sigma).astype(np.float32)
         self._log_norm32 = np.maximum(self.log_norm, -1e30).astype(np.float32)
+        # for the direct (unstabilised) logpdf: (x - v) / (sqrt(2) sigma) = x * h - v * h
+        self._half_inv_sigma32 = (math.sqrt(0.5) / self.sigma).astype(np.float32)
+        self._scaled32 = (self.values * (math.sqrt(0.5) / self.sigma)[:, None]).astype(np.float32)
+        self._direct = self.prior_weight > 0 and float(self.log_norm.max(initial=0.0)) < 60.0
         cat_width = max(int(self._counts_all[self.categorical].max(initial=0)), 1)
         self._cat_values, cat_mask = self._pack(
             data, active, positions, self.categorical, cat_width
@@ -123,15 +127,27 @@ class ParzenEstimators:
         if len(self.numeric):
             # (columns, m, values) in float32: numpy's float32 exp is several times faster
             x = np.nan_to_num(points[:, self.numeric].T, nan=0.5).astype(np.float32)
-            z = (x[:, :, None] - self._values32[:, None, :]) * self._inv_sigma32[:, None, None]
-            log_kernel = -0.5 * z * z + self._log_norm32[:, None, :]
-            # log(sum_i exp(log_kernel_i) + prior_weight), stabilised by the largest term
-            log_prior = math.log(self.prior_weight)
-            peak = np.maximum(log_kernel.max(axis=2), log_prior)
-            log_kernel -= peak[:, :, None]
-            np.exp(log_kernel, out=log_kernel)
-            log_sum = np.log(log_kernel.sum(axis=2, dtype=np.float64) + np.exp(log_prior - peak))
-            log_sum += peak
+            if self._direct:
+                # log(sum_i exp(log_kernel_i) + prior_weight) straight away: every kernel is
+                # below exp(60) and the prior weight keeps the sum away from 0, so no overflow
+                # and no harmful underflow; 5 passes over the big array instead of 9 (this is
+                # most of an ask's time)
+                z = (x * self._half_inv_sigma32[:, None])[:, :, None] - self._scaled32[:, None, :]
+                np.square(z, out=z)
+                np.subtract(self._log_norm32[:, None, :], z, out=z)
+                np.exp(z, out=z)
+                log_sum = np.log(z.sum(axis=2, dtype=np.float64) + self.prior_weight)
+            else:  # stabilised by the largest term
+                z = (x[:, :, None] - self._values32[:, None, :]) * self._inv_sigma32[:, None, None]
+                log_kernel = -0.5 * z * z + self._log_norm32[:, None, :]
+                log_prior = math.log(self.prior_weight) if self.prior_weight > 0 else -math.inf
+                peak = np.maximum(log_kernel.max(axis=2), log_prior)
+                log_kernel -= peak[:, :, None]
+                np.exp(log_kernel, out=log_kernel)
+                log_sum = np.log(
+                    log_kernel.sum(axis=2, dtype=np.float64) + np.exp(log_prior - peak)
+                )
+                log_sum += peak
             total = self.counts + self.prior_weight
             out[:, self.numeric] = (log_sum - np.log(total)[:, None]).T
         if len(self.categorical):
