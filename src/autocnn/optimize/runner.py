@@ -167,11 +167,19 @@ def replay(store: Store, optimizer: Any, pruner: _Pruner | None = None) -> list[
             if event.evaluation_id is not None:
                 expected = store.evaluation(event.evaluation_id)
             if not _same(trial, expected, store):
+                same_slot = (
+                    trial is not None
+                    and expected is not None
+                    and int(trial.config_id) == expected.config_id
+                    and math.isclose(float(trial.budget), expected.budget, rel_tol=1e-9)
+                )
+                what = " with a different configuration" if same_slot else ""
                 raise RunError(
                     f"the run's settings changed: replaying {store.path} at event {step}, the "
-                    f"optimizer asked for {_describe(trial)} but the run recorded "
+                    f"optimizer asked for {_describe(trial)}{what} but the run recorded "
                     f"{_describe_row(expected)}. Build the optimizer with the run's settings "
-                    f"(method, eta, budgets, seed, search space), or start a new run folder."
+                    f"(method, eta, budgets, seed, search space) and the autocnn version that "
+                    f"started the run (its sampling may differ), or start a new run folder."
                 )
             if trial is not None and event.evaluation_id is not None:
                 trials[event.evaluation_id] = trial
