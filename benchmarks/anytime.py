@@ -32,7 +32,7 @@ VARIANTS = {  # name -> api.optimize keyword arguments
     "hyperband": {"method": "hyperband"},
     "bohb-kde": {"method": "bohb-kde"},
     "bohb (tpe)": {"method": "bohb"},
-    "bohb (tpe), no continuation": {"method": "bohb", "continue_training": False},
+    "bohb (tpe) no-continue": {"method": "bohb", "continue_training": False},
 }
 
 
@@ -66,14 +66,17 @@ def main() -> None:
     parser.add_argument("--min-budget", type=float, default=1)
     parser.add_argument("--max-budget", type=float, default=9)
     parser.add_argument("--eta", type=float, default=3)
-    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names")
     parser.add_argument("--out", default="benchmarks/results/anytime")
     args = parser.parse_args()
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     seeds = [int(s) for s in args.seeds.split(",")]
-    variants = [v for v in VARIANTS if v in args.variants.split(",")]
+    variants = [v.strip() for v in args.variants.split(",")]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
     results: dict[str, list[dict]] = {v: [] for v in variants}
     for seed in seeds:
         for variant in variants:

@@ -9,7 +9,9 @@ JSON files — and never trains. One call writes everything::
 
 Modules: ``load`` (read sources), ``analysis`` (trajectories, correlations, rankings),
 ``importance`` (random-forest fANOVA-style importance), ``plots`` (matplotlib figures),
-``tables``, ``html`` (the page), ``build`` (:func:`report`), ``command`` (the CLI).
+``tables``, ``html`` (the page), ``study`` and ``study_page`` (an ``autocnn study`` folder: final
+table, transfer comparison, runtimes, final evaluations), ``build`` (:func:`report`), ``command``
+(the CLI).
 """
 
 from __future__ import annotations

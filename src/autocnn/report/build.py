@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 
 from autocnn.errors import RunError
 from autocnn.report import plots
+from autocnn.report import study as studies
 from autocnn.report.analysis import (
     NothingToShow,
     incumbent_trajectory,
@@ -31,7 +32,15 @@ from autocnn.report.analysis import (
 )
 from autocnn.report.html import Document, Image, Note, Section, Table, render
 from autocnn.report.importance import hyperparameter_importance
-from autocnn.report.load import ModelMetrics, RunData, Source, find_model_metrics, load_source
+from autocnn.report.load import (
+    ModelMetrics,
+    RunData,
+    Source,
+    find_model_metrics,
+    is_autocnn_study,
+    load_source,
+)
+from autocnn.report.study_page import study_sections
 from autocnn.report.tables import (
     failures_table,
     overview_table,
@@ -74,7 +83,10 @@ class _Builder:
         self.images.append(plots.save(figure, self.out / file))
         section.items.append(Image(file, title, caption))
 
-    def run_sections(self, run: RunData, prefix: str, label: str, top: int) -> list[Section]:
+    def run_sections(
+        self, run: RunData, prefix: str, label: str, top: int, compact: bool = False
+    ) -> list[Section]:
+        """The sections of one run; ``compact`` (in a study) drops figures that show nothing."""
         unit = run.budget_unit
         overview = Section(f"Overview{label}", [overview_table(run)])
         if run.failures:
@@ -117,8 +129,10 @@ class _Builder:
             lambda: plots.histogram_figure(run),
             "Validation errors of all successful evaluations at each budget; dotted: the best.",
         )
+        undefined = False
         try:
             if all(math.isnan(p.rho) for p in rank_correlations(run)):
+                undefined = True
                 budgets.items.append(
                     Note(
                         "No two budgets share 3 or more successfully evaluated configurations, "
@@ -127,15 +141,16 @@ class _Builder:
                 )
         except NothingToShow:
             pass  # the figure below says why
-        self.figure(
-            budgets,
-            f"{prefix}correlation.png",
-            "Rank correlation of losses across budgets",
-            lambda: plots.correlation_figure(run),
-            "Spearman's \u03c1 between the losses of the configurations evaluated at both "
-            "budgets (n of them in each cell). Close to 1: a small budget ranks configurations "
-            "as the large one does, so successive halving promotes the right ones.",
-        )
+        if not (compact and undefined):
+            self.figure(
+                budgets,
+                f"{prefix}correlation.png",
+                "Rank correlation of losses across budgets",
+                lambda: plots.correlation_figure(run),
+                "Spearman's \u03c1 between the losses of the configurations evaluated at both "
+                "budgets (n of them in each cell). Close to 1: a small budget ranks configurations "
+                "as the large one does, so successive halving promotes the right ones.",
+            )
         configs = Section(f"Top configurations{label}")
         try:
             ranked = top_configs(run, top)
@@ -160,6 +175,10 @@ class _Builder:
         if incumbent is None:
             models.items.append(
                 Note("The incumbent's evaluation stored no confusion matrix or per-class accuracy.")
+            )
+        elif compact:
+            self.model_figure(
+                models, incumbent, f"{prefix}incumbent-", f"Incumbent: {incumbent.name}"
             )
         else:
             self.model_items(models, incumbent, f"{prefix}incumbent-")
@@ -246,6 +265,23 @@ class _Builder:
             ),
         )
 
+    def model_figure(self, section: Section, model: ModelMetrics, prefix: str, title: str) -> None:
+        """One figure for a model: confusion matrix and per-class accuracy side by side."""
+        facts = [f"{model.split} set", f"{model.n_classes} classes"]
+        if model.accuracy is not None:
+            facts.append(f"accuracy {model.accuracy:.4f}")
+        if model.balanced_accuracy is not None:
+            facts.append(f"balanced accuracy {model.balanced_accuracy:.4f}")
+        self.figure(
+            section,
+            f"{prefix}model.png",
+            title,
+            lambda: plots.model_figure(model, f"{title} ({model.split} set)"),
+            ", ".join(facts).capitalize() + ". Left: rows are true classes, columns predicted "
+            "ones; colour: share of the row (recall on the diagonal), numbers: images. Right: "
+            "recall per class; orange: under-represented classes; dashed: balanced accuracy.",
+        )
+
     def _numbers(self, run: RunData, prefix: str, ranked: list) -> None:
         numbers: dict[str, Any] = {"run": str(run.path)}
         try:
@@ -326,7 +362,9 @@ def report(
     document = Document(_title(loaded), _subtitle(loaded))
     if loaded.notes:
         document.sections.append(Section("Notes", [Note(n, "warning") for n in loaded.notes]))
-    if loaded.study is not None:
+    if is_autocnn_study(loaded.study):
+        document.sections += study_sections(builder, loaded, top)
+    elif loaded.study is not None:
         section = Section("Study results")
         tables = tables_from_json(loaded.study)
         section.items.append(
@@ -339,7 +377,7 @@ def report(
         section.items.extend(tables or [Note("study.json holds nothing table-like.")])
         document.sections.append(section)
     many = len(loaded.runs) > 1
-    for index, run in enumerate(loaded.runs):
+    for index, run in enumerate([] if is_autocnn_study(loaded.study) else loaded.runs):
         prefix = f"run{index + 1}-" if many else ""
         label = f" \u2014 {run.name}" if many else ""
         document.sections += builder.run_sections(run, prefix, label, top)
@@ -368,6 +406,8 @@ def _title(source: Source) -> str:
 
 
 def _subtitle(source: Source) -> str:
+    if is_autocnn_study(source.study):
+        return studies.subtitle(source.study, source.path)
     if source.kind == "run" and source.runs:
         settings = source.runs[0].run_settings
         bits = [settings.get("dataset"), settings.get("space"), settings.get("method")]

@@ -37,6 +37,15 @@ class Table:
     rows: list[list[Any]]
     caption: str = ""
     compact: bool = False  # small font, for wide tables
+    strong: list[tuple[int, int]] = field(default_factory=list)  # (row, column) cells in bold
+    align_numbers: bool = True  # False for key/value tables, which read better left-aligned
+
+
+@dataclass
+class Heading:
+    """A sub-heading inside a section (e.g. one part of a run in a study report)."""
+
+    text: str
 
 
 @dataclass
@@ -50,7 +59,7 @@ class Note:
 @dataclass
 class Section:
     title: str
-    items: list[Image | Table | Note] = field(default_factory=list)
+    items: list[Image | Table | Note | Heading] = field(default_factory=list)
 
     @property
     def anchor(self) -> str:
@@ -76,12 +85,16 @@ header { background:#16324f; color:#fff; padding:22px 36px; }
 header h1 { margin:0 0 4px; font-size:26px; }
 header p { margin:0; color:#c9d6e3; }
 nav { background:#fff; border-bottom:1px solid var(--line); padding:10px 36px; font-size:14px; }
-nav a { color:var(--accent); margin-right:16px; text-decoration:none; white-space:nowrap; }
+nav { display:flex; flex-wrap:wrap; gap:2px 18px; }
+nav a { color:var(--accent); text-decoration:none; white-space:nowrap; }
 main { max-width:1320px; margin:0 auto; padding:8px 36px 48px; }
 section { background:#fff; border:1px solid var(--line); border-radius:8px; margin:22px 0;
   padding:6px 24px 18px; }
 h2 { font-size:20px; border-bottom:2px solid var(--accent); padding-bottom:4px; }
 h3 { font-size:16px; margin:18px 0 6px; }
+h3.part { font-size:17px; color:var(--accent); margin-top:30px; padding-top:10px;
+  border-top:1px solid var(--line); }
+td.strong { font-weight:700; background:#e7f3e9; }
 figure { margin:10px 0 22px; }
 figure img { max-width:100%; height:auto; border:1px solid var(--line); border-radius:4px; }
 figcaption, .caption { color:var(--muted); font-size:13.5px; margin-top:4px; }
@@ -89,7 +102,7 @@ table { border-collapse:collapse; margin:6px 0 4px; font-size:14px; }
 th, td { border-bottom:1px solid var(--line); padding:4px 10px; text-align:left;
   vertical-align:top; }
 th { background:#eef2f5; }
-td.num { text-align:right; font-variant-numeric:tabular-nums; }
+td.num { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
 table.compact { font-size:12.5px; }
 table.compact td.config { font-family:ui-monospace,Menlo,Consolas,monospace; font-size:11.5px;
   max-width:640px; }
@@ -123,7 +136,13 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+# Numbers written as text ("97.12 ± 0.31", "14.0") are right-aligned like numbers.
+_NUMERIC_TEXT = re.compile(r"^-?\d+(\.\d+)?( \u00b1 \d+(\.\d+)?)?$")
+
+
 def _is_number(value: Any) -> bool:
+    if isinstance(value, str):
+        return bool(_NUMERIC_TEXT.match(value))
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -131,10 +150,13 @@ def _table(table: Table) -> str:
     esc = html.escape
     head = "".join(f"<th>{esc(str(c))}</th>" for c in table.columns)
     body = []
-    for row in table.rows:
+    strong = set(table.strong)
+    for r, row in enumerate(table.rows):
         cells = []
-        for column, value in zip(table.columns, row, strict=False):
-            css = "num" if _is_number(value) else ("config" if column == "configuration" else "")
+        for c, (column, value) in enumerate(zip(table.columns, row, strict=False)):
+            number = table.align_numbers and _is_number(value)
+            css = "num" if number else ("config" if column == "configuration" else "")
+            css = f"{css} strong".strip() if (r, c) in strong else css
             attr = f' class="{css}"' if css else ""
             cells.append(f"<td{attr}>{esc(format_value(value))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
@@ -183,6 +205,8 @@ def render(document: Document, image_dir: Path) -> str:
                 items.append(_image(item, image_dir))
             elif isinstance(item, Table):
                 items.append(_table(item))
+            elif isinstance(item, Heading):
+                items.append(f'<h3 class="part">{esc(item.text)}</h3>')
             else:
                 items.append(_note(item))
         parts.append(

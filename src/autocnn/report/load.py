@@ -6,8 +6,10 @@ A report never trains and never writes into what it reads. Three inputs are unde
   settings, configs and every evaluation with its metrics (per-epoch ``history``, validation
   ``confusion`` and ``per_class_acc``) and timestamps;
 - a **study folder** (``study.json`` and/or run folders below it): every run found (up to three
-  levels deep), every table-like value of ``study.json`` and every JSON file that holds a
-  confusion matrix (e.g. a final evaluation's test metrics);
+  levels deep). A ``study.json`` written by ``autocnn study`` (it has ``summary`` and ``rows``) is
+  rendered by :mod:`autocnn.report.study`, which reads its final evaluations itself; any other
+  ``study.json`` is shown table by table, and every JSON file below the folder that holds a
+  confusion matrix becomes an evaluated model;
 - a **metrics JSON** file: any JSON holding ``confusion`` (a square list of lists) and/or
   ``per_class_acc`` somewhere inside it.
 
@@ -242,6 +244,16 @@ class Source:
     notes: list[str] = field(default_factory=list)
 
 
+def is_autocnn_study(payload: Any) -> bool:
+    """Whether ``payload`` is the ``study.json`` that ``autocnn study`` writes."""
+    return (
+        isinstance(payload, dict)
+        and isinstance(payload.get("summary"), dict)
+        and isinstance(payload.get("rows"), list)
+        and all(isinstance(row, dict) for row in payload["rows"])
+    )
+
+
 def _walk(root: Path, depth: int = MAX_DEPTH) -> list[Path]:
     """Files below ``root`` up to ``depth`` levels, sorted; skips hidden and ``trials`` folders."""
     found: list[Path] = []
@@ -292,7 +304,9 @@ def load_source(path: str | Path, metrics: list[str | Path] | None = None) -> So
         for store in stores:
             relative = store.parent.relative_to(path)
             source.runs.append(load_run(store.parent, name=str(relative)))
-        for file in files:
+        # An autocnn study's final evaluations are read (seeds pooled) by report.study.
+        scanned = [] if is_autocnn_study(source.study) else files
+        for file in scanned:
             if file.suffix != ".json" or file.stat().st_size > 20_000_000:
                 continue
             try:

@@ -164,6 +164,7 @@ def concurrency_figure(run: RunData) -> Figure:
     left.set_xlabel(f"wall time [{unit}]")
     left.set_ylabel("evaluations finished")
     left.set_title("Finished evaluations over time")
+    left.yaxis.get_major_locator().set_params(integer=True)
     right.step(times / scale, running, where="post", color=WARN)
     right.fill_between(times / scale, running, step="post", color=WARN, alpha=0.25)
     right.set_xlabel(f"wall time [{unit}]")
@@ -283,17 +284,11 @@ def _under(counts: np.ndarray | None) -> np.ndarray:
     return np.asarray(counts) < 0.5 * np.mean(counts)
 
 
-def confusion_figure(model: ModelMetrics) -> Figure:
-    """Row-normalised confusion matrix (recall per true class); counts written when few classes."""
-    if model.confusion is None:
-        raise NothingToShow(f"{model.name} has no confusion matrix")
+def _draw_confusion(figure: Figure, axis, model: ModelMetrics) -> None:
     matrix = np.asarray(model.confusion, dtype=float)
     n = len(matrix)
     rows = matrix.sum(axis=1, keepdims=True)
     share = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0)
-    size = min(4.5 + 0.28 * n, 10)
-    figure = _figure(size + 1.2, size)
-    axis = _axes(figure)
     axis.grid(False)
     image = axis.imshow(share, cmap="Blues", vmin=0, vmax=1)
     if n <= 15:
@@ -315,18 +310,22 @@ def confusion_figure(model: ModelMetrics) -> Figure:
     axis.set_ylabel("true class")
     axis.set_title(f"Confusion matrix \u2014 {model.split} set")
     figure.colorbar(image, ax=axis, label="share of the true class", shrink=0.8)
+
+
+def confusion_figure(model: ModelMetrics) -> Figure:
+    """Row-normalised confusion matrix (recall per true class); counts written when few classes."""
+    if model.confusion is None:
+        raise NothingToShow(f"{model.name} has no confusion matrix")
+    size = min(4.5 + 0.28 * len(model.confusion), 10)
+    figure = _figure(size + 1.2, size)
+    _draw_confusion(figure, _axes(figure), model)
     return figure
 
 
-def per_class_figure(model: ModelMetrics) -> Figure:
-    """Accuracy (recall) per class with under-represented classes marked."""
-    if not model.per_class_acc:
-        raise NothingToShow(f"{model.name} has no per-class accuracy")
+def _draw_per_class(axis, model: ModelMetrics) -> None:
     acc = _nan(model.per_class_acc)
     n = len(acc)
     under = _under(model.class_counts) if model.class_counts is not None else np.zeros(n, bool)
-    figure = _figure(min(max(7, 0.25 * n + 4), 14), 3.8)
-    axis = _axes(figure)
     colors = [WARN if u else ACCENT for u in under]
     axis.bar(range(n), np.nan_to_num(acc), color=colors, edgecolor="white")
     if model.balanced_accuracy is not None:
@@ -344,6 +343,28 @@ def per_class_figure(model: ModelMetrics) -> Figure:
     axis.set_xlabel("class")
     axis.set_ylabel("accuracy (recall)")
     axis.set_title(f"Per-class accuracy \u2014 {model.split} set")
+
+
+def per_class_figure(model: ModelMetrics) -> Figure:
+    """Accuracy (recall) per class with under-represented classes marked."""
+    if not model.per_class_acc:
+        raise NothingToShow(f"{model.name} has no per-class accuracy")
+    figure = _figure(min(max(7, 0.25 * len(model.per_class_acc) + 4), 14), 3.8)
+    _draw_per_class(_axes(figure), model)
+    return figure
+
+
+def model_figure(model: ModelMetrics, title: str) -> Figure:
+    """Confusion matrix and per-class accuracy side by side, under one title."""
+    if model.confusion is None or not model.per_class_acc:
+        raise NothingToShow(f"{model.name} has no confusion matrix")
+    n = len(model.confusion)
+    height = min(3.6 + 0.25 * n, 9)
+    figure = _figure(12.5, height)
+    left, right = _axes(figure, 1, 2, width_ratios=[1, 1.25])
+    _draw_confusion(figure, left, model)
+    _draw_per_class(right, model)
+    figure.suptitle(title, fontsize=13.5, fontweight="bold")
     return figure
 
 

@@ -97,7 +97,10 @@ def overview_table(run: RunData) -> Table:
         ["search space", settings.get("space")],
         ["method", settings.get("method")],
         ["eta", settings.get("eta")],
-        ["budgets", f"{settings.get('min_budget')} \u2026 {settings.get('max_budget')}"],
+        [
+            "budgets",
+            f"{_short(settings.get('min_budget'))} \u2026 {_short(settings.get('max_budget'))}",
+        ],
         ["fidelity", settings.get("fidelity")],
         ["metric (loss = 1 \u2212 metric)", settings.get("metric")],
         ["configurations", len(run.configs)],
@@ -115,10 +118,8 @@ def overview_table(run: RunData) -> Table:
                 f"config {inc.config_id}: validation error {inc.loss:.4f} at budget {inc.budget:g}",
             ]
         )
-    # Values as text: a key/value table reads better left-aligned throughout.
-    return Table(
-        "Run overview", ["", "value"], [[k, format_value(v)] for k, v in rows if v is not None]
-    )
+    rows = [[k, format_value(v)] for k, v in rows if v is not None]
+    return Table("Run overview", ["", "value"], rows, align_numbers=False)
 
 
 def failures_table(run: RunData, limit: int = 20) -> Table:
