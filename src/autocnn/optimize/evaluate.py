@@ -91,6 +91,13 @@ class TrainingObjective:
             return full_epochs, ratio
         return full_epochs * math.sqrt(ratio), math.sqrt(ratio)
 
+    def initial_state(self, config: dict[str, Any], train_set: data.ImageSet) -> tuple[Any, dict]:
+        """Weights to start a new model from (None: a fresh init) and what to record about them.
+
+        A hook for subclasses: configuration transfer starts trials from a source model.
+        """
+        return None, {}
+
     def __call__(self, trial: Trial, workdir: Path) -> Result:
         start = time.perf_counter()
         try:
@@ -119,6 +126,7 @@ class TrainingObjective:
                 resume_from, continued_from = previous, trial.previous_budget
         workdir.mkdir(parents=True, exist_ok=True)
         save_to = checkpoint_path(workdir, trial.budget) if self.keep_checkpoints else None
+        init_state, init_info = self.initial_state(trial.config, train_set)
 
         result = train(
             trial.config,
@@ -130,11 +138,14 @@ class TrainingObjective:
             resume_from=resume_from,
             save_to=save_to,
             device=self.device,
+            init_state=init_state,
         )
         if resume_from is not None and save_to is not None:
             resume_from.unlink(missing_ok=True)  # the longer checkpoint supersedes it
         metrics = result.to_dict()
-        metrics.update(epochs=epochs, data_fraction=fraction, continued_from=continued_from)
+        metrics.update(
+            epochs=epochs, data_fraction=fraction, continued_from=continued_from, **init_info
+        )
         seconds = time.perf_counter() - start
         cost = (epochs - continued_from) * fraction
         if result.status != "ok":

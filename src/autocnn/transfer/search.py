@@ -21,15 +21,14 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from autocnn import space
 from autocnn.errors import AutocnnError, RunError
-from autocnn.optimize.evaluate import TrainingObjective, checkpoint_path
-from autocnn.optimize.trial import DIVERGED, FAILED, OK, Result, Trial
+from autocnn.optimize.evaluate import TrainingObjective
+from autocnn.optimize.trial import FAILED, Result, Trial
 from autocnn.transfer.config import merge_config, reduce_space, source_config
 
 # Per-process cache of source weights for init_weights: path -> state dict.
@@ -37,89 +36,38 @@ _SOURCE_STATES: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
-class TransferObjective:
-    """Merge a reduced config into a full one, then train it like ``TrainingObjective``."""
+class TransferObjective(TrainingObjective):
+    """``TrainingObjective`` on the reduced space: merge each config into a full one, and start
+    every trial from the source model's weights when ``init_weights`` names one."""
 
-    inner: TrainingObjective
-    space_name: str
-    anchor: dict[str, Any] = field(repr=False)
-    searched: tuple[str, ...]
+    space_name: str = "seed"
+    anchor: dict[str, Any] = field(default_factory=dict, repr=False)
+    searched: tuple[str, ...] = ()
     init_weights: str | None = None  # checkpoint whose weights start every trial
 
     def __call__(self, trial: Trial, workdir: Path) -> Result:
-        start = time.perf_counter()
         try:
             config = merge_config(trial.config, self.space_name, self.anchor, self.searched)
         except AutocnnError as error:  # cannot happen by construction; never stop the run
             return Result(FAILED, error=f"merge failed: {error}", seconds=0.0)
-        full = dataclasses.replace(trial, config=config)
-        if self.init_weights is None:
-            return self.inner(full, Path(workdir))
-        try:
-            return self._train_from_source(full, Path(workdir), start)
-        except Exception as error:  # a broken config must not stop the study
-            return Result(
-                FAILED,
-                error=f"{type(error).__name__}: {error}",
-                seconds=time.perf_counter() - start,
-            )
+        return super().__call__(dataclasses.replace(trial, config=config), Path(workdir))
 
-    def _train_from_source(self, trial: Trial, workdir: Path, start: float) -> Result:
-        """TrainingObjective's evaluation, with the model initialised from the source."""
+    def initial_state(self, config: dict[str, Any], train_set: Any) -> tuple[Any, dict]:
+        """The source's weights for every tensor whose shape still fits (the rest: fresh)."""
+        if self.init_weights is None:
+            return None, {}
         import torch
 
-        from autocnn import data
         from autocnn.model import build_model
-        from autocnn.train import train
         from autocnn.transfer.weights import load_source, partial_state
 
-        inner = self.inner
-        train_set, val_set = inner.splits()
-        epochs, fraction = inner.plan(trial.budget)
-        if fraction < 1.0:
-            train_set = data.stratified_subset(train_set, fraction, seed=inner.split_seed)
-        assert self.init_weights is not None
         if self.init_weights not in _SOURCE_STATES:
             _SOURCE_STATES[self.init_weights] = load_source(self.init_weights).state
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(inner.seed)
-            fresh = build_model(trial.config, train_set.input_shape, train_set.n_classes)
+            torch.manual_seed(self.seed)
+            fresh = build_model(config, train_set.input_shape, train_set.n_classes)
         init_state, copied = partial_state(_SOURCE_STATES[self.init_weights], fresh)
-
-        resume_from, continued_from = None, 0.0
-        if inner.continue_training and inner.fidelity == "epochs" and trial.previous_budget:
-            previous = checkpoint_path(workdir, trial.previous_budget)
-            if previous.exists():
-                resume_from, continued_from = previous, trial.previous_budget
-        workdir.mkdir(parents=True, exist_ok=True)
-        save_to = checkpoint_path(workdir, trial.budget) if inner.keep_checkpoints else None
-        result = train(
-            trial.config,
-            train_set,
-            val_set,
-            epochs=epochs,
-            horizon=inner.max_budget if inner.fidelity == "epochs" else epochs,
-            seed=inner.seed,
-            resume_from=resume_from,
-            save_to=save_to,
-            device=inner.device,
-            init_state=init_state,
-        )
-        if resume_from is not None and save_to is not None:
-            resume_from.unlink(missing_ok=True)
-        metrics = result.to_dict()
-        metrics.update(
-            epochs=epochs,
-            data_fraction=fraction,
-            continued_from=continued_from,
-            init_copied=len(copied),
-        )
-        seconds, cost = time.perf_counter() - start, (epochs - continued_from) * fraction
-        if result.status != "ok":
-            error = result.error or "diverged"
-            return Result(DIVERGED, metrics=metrics, error=error, seconds=seconds, cost=cost)
-        score = result.val_balanced_acc if inner.metric == "balanced_accuracy" else result.val_acc
-        return Result(OK, loss=1.0 - score, metrics=metrics, seconds=seconds, cost=cost)
+        return init_state, {"init_copied": len(copied)}
 
 
 def transfer_config(
@@ -219,7 +167,7 @@ def transfer_config(
         seed=run["seed"],
         **({} if run["method"] == "random" else {"schedule": run["schedule"]}),
     )
-    inner = TrainingObjective(
+    objective = TransferObjective(
         dataset=run["dataset"],
         data_dir=run["data_dir"],
         max_budget=run["max_budget"],
@@ -227,11 +175,12 @@ def transfer_config(
         split_seed=run["split_seed"],
         seed=run["seed"],
         metric=run["metric"],
+        space_name=run["space"],
+        anchor=reduced.anchor,
+        searched=tuple(reduced.searched),
+        init_weights=info["init_weights"],
     )
-    inner.splits()  # fail fast on a bad dataset, before any worker starts
-    objective = TransferObjective(
-        inner, run["space"], reduced.anchor, reduced.searched, info["init_weights"]
-    )
+    objective.splits()  # fail fast on a bad dataset, before any worker starts
     if not resume:
         out.mkdir(parents=True, exist_ok=True)
         space.space_to_json(reduced.space, out / "space.json")
