@@ -111,6 +111,12 @@ def cmd_optimize(args: argparse.Namespace) -> int:
             split_seed=args.split_seed,
             metric=args.metric,
             on_event=progress.on_event,
+            backend=args.backend,
+            address=args.address,
+            cpus_per_trial=args.cpus_per_trial,
+            gpus_per_trial=args.gpus_per_trial,
+            max_retries=args.max_retries,
+            storage=args.storage,
         )
     print(
         f"stopped ({summary.stopped}) after {summary.n_evaluations} evaluations "
@@ -261,6 +267,44 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="RUN",
         help="continue RUN where it stopped (its settings are read from RUN/run.db)",
+    )
+    ray = p.add_argument_group(
+        "distributed (Ray)",
+        "run each evaluation as a Ray task; needs pip install 'autocnn[ray]'. Example: "
+        "autocnn optimize --dataset k49 --backend ray --address HEAD:6379 --out runs/k49",
+    )
+    ray.add_argument(
+        "--backend",
+        default="local",
+        choices=["local", "ray"],
+        help="local: this process or --workers processes (default); ray: a Ray cluster, where "
+        "--workers > 1 caps the trials in flight (default: as many as its resources fit)",
+    )
+    ray.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster to join: auto (on a node of it) or HOST:PORT of its head; "
+        "default: start a local Ray instance",
+    )
+    ray.add_argument(
+        "--cpus-per-trial", type=float, default=1.0, help="CPUs each evaluation reserves (1)"
+    )
+    ray.add_argument(
+        "--gpus-per-trial", type=float, default=0.0, help="GPUs each evaluation reserves (0)"
+    )
+    ray.add_argument(
+        "--max-retries",
+        type=int,
+        default=2,
+        help="re-runs of an evaluation whose worker or node died before it is recorded as "
+        "crashed (2)",
+    )
+    ray.add_argument(
+        "--storage",
+        default=None,
+        metavar="DIR",
+        help="folder every node sees at the same path, for the checkpoints (RUN/trials links "
+        "to DIR/trials); default: the run folder",
     )
     p.add_argument("--quiet", action="store_true", help="no live progress display")
     p.set_defaults(func=cmd_optimize)

@@ -68,16 +68,30 @@ def optimize(
     split_seed: int = 0,
     metric: str = "balanced_accuracy",
     on_event=None,
+    backend: str = "local",
+    address: str | None = None,
+    cpus_per_trial: float = 1.0,
+    gpus_per_trial: float = 0.0,
+    max_retries: int = 2,
+    storage: str | Path | None = None,
 ) -> RunSummary:
     """Run BOHB (or Hyperband / random search) on ``dataset``; everything lands in ``out``.
 
     ``out`` gets ``run.db`` (SQLite: settings, every config and evaluation), ``space.json``
     (ConfigSpace JSON), ``trials/`` (checkpoints of configs that can still be promoted) and, at
     the end, ``incumbent.json``. With ``resume=True`` the settings are read from ``out/run.db``
-    (only ``workers``, ``time_limit`` and ``max_evaluations`` may change) and the run goes on
-    where it stopped. Returns a :class:`RunSummary`.
+    (only ``workers``, ``time_limit``, ``max_evaluations`` and the backend options may change)
+    and the run goes on where it stopped. Returns a :class:`RunSummary`.
+
+    ``backend="local"`` (default) evaluates in this process (``workers=1``) or in ``workers``
+    processes. ``backend="ray"`` runs each evaluation as a Ray task (see
+    :mod:`autocnn.optimize.ray_backend`) on the cluster at ``address`` (None: a local Ray
+    instance) with ``cpus_per_trial`` / ``gpus_per_trial``, re-running an evaluation whose worker
+    died up to ``max_retries`` times; ``workers`` > 1 then caps the trials in flight, and
+    ``storage`` is a folder every node sees that keeps the checkpoints (default: ``out``).
     """
     out = Path(out)
+    _check_backend(backend, address, storage, workers)
     if resume:
         if not (out / STORE_NAME).exists():
             raise RunError(f"cannot resume {out}: it holds no run ({STORE_NAME} is missing)")
@@ -140,17 +154,36 @@ def optimize(
             on_event("warning", {"message": message})
     if warm_start is not None and not resume:
         feed_earlier_run(optimizer, Path(warm_start))
-    summary = run_optimizer(
-        optimizer,
-        objective,
-        out,
-        workers=workers,
-        time_limit=time_limit,
-        max_evaluations=max_evaluations,
-        resume=resume,
-        on_event=on_event,
-        settings={"run": settings},
-    )
+    evaluator = None
+    if backend == "ray":
+        from autocnn.optimize.ray_backend import RayBackend, prepare_storage
+
+        if resume or not (out / STORE_NAME).exists():  # else the runner refuses: touch nothing
+            prepare_storage(out, storage)
+        evaluator = RayBackend(
+            objective,
+            address=address,
+            cpus_per_trial=cpus_per_trial,
+            gpus_per_trial=gpus_per_trial,
+            max_retries=max_retries,
+            max_concurrent=workers if workers > 1 else None,
+        )
+    try:
+        summary = run_optimizer(
+            optimizer,
+            objective,
+            out,
+            workers=workers,
+            time_limit=time_limit,
+            max_evaluations=max_evaluations,
+            resume=resume,
+            on_event=on_event,
+            settings={"run": settings},
+            backend=evaluator,
+        )
+    finally:
+        if evaluator is not None:
+            evaluator.close()
     if summary.incumbent is not None:
         incumbent = summary.incumbent
         write_json(
@@ -163,6 +196,23 @@ def optimize(
             },
         )
     return summary
+
+
+BACKENDS = ("local", "ray")
+
+
+def _check_backend(
+    backend: str, address: str | None, storage: str | Path | None, workers: int
+) -> None:
+    """ConfigError for backend options that do not fit together (before anything is written)."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    if backend != "ray":
+        for name, value in (("--address", address), ("--storage", storage)):
+            if value is not None:
+                raise ConfigError(f"{name} is for the Ray backend: add --backend ray")
 
 
 def continuation_savings(run: str | Path) -> tuple[float, float]:
