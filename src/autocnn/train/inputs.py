@@ -14,6 +14,8 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +25,7 @@ import torch
 from autocnn.data.augment import AugmentSettings, augment_batch
 
 _CHUNK = 8192  # images per histogram chunk
+_STATISTICS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # data -> Normalization
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,22 @@ class Normalization:
 
     @classmethod
     def from_data(cls, data: Any) -> Normalization:
-        """Exact per-channel statistics of an ImageSet (or anything with a uint8 ``x``)."""
+        """Exact per-channel statistics of an ImageSet (or anything with a uint8 ``x``).
+
+        Remembered per data object (weakly): a worker that trains many configs on the same
+        split computes them once, not once per evaluation.
+        """
+        try:
+            return _STATISTICS[data]
+        except (KeyError, TypeError):  # TypeError: not weak-referenceable; compute every time
+            pass
+        normalization = cls._compute(data)
+        with contextlib.suppress(TypeError):
+            _STATISTICS[data] = normalization
+        return normalization
+
+    @classmethod
+    def _compute(cls, data: Any) -> Normalization:
         images = data.x
         levels = torch.arange(256, dtype=torch.float64) / 255.0
         means, stds = [], []
