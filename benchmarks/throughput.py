@@ -229,6 +229,12 @@ def main() -> None:
     parser.add_argument("--batch-sizes", default="50,100,250,1000")
     parser.add_argument("--epochs", type=int, default=1, help="timed epochs per repeat")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated names")
+    parser.add_argument(
+        "--skip-extras",
+        action="store_true",
+        help="only the throughput table (no fixed cost, no thread layout)",
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args()
@@ -243,20 +249,23 @@ def main() -> None:
         f"threads {torch.get_num_threads()}; kmnist10k train split {len(train_set)} images"
     )
     rows = []
-    for name, config in CONFIGS.items():
+    for name in args.configs.split(","):
+        config = CONFIGS[name]
         # The large net runs ~30x slower: time it on the first 2,000 images to keep the run short.
         images = train_set if not name.startswith("large") else train_set.subset(range(2000))
         rows += [
             measure(name, config, images, int(bs), args.epochs, args.repeats)
             for bs in args.batch_sizes.split(",")
         ]
-    costs = fixed_cost(args.data_dir)
-    print("fixed cost per evaluation:", json.dumps(costs, indent=1))
-    layout = {
-        name: thread_layout({**CONFIGS[name], "batch_size": 100}, args.data_dir, 2)
-        for name in ("seed-default", "mid-2conv-12/24")
-    }
-    print("aggregate images/s, workers x threads:", json.dumps(layout, indent=1))
+    costs = layout = None
+    if not args.skip_extras:
+        costs = fixed_cost(args.data_dir)
+        print("fixed cost per evaluation:", json.dumps(costs, indent=1))
+        layout = {
+            name: thread_layout({**CONFIGS[name], "batch_size": 100}, args.data_dir, 2)
+            for name in ("seed-default", "mid-2conv-12/24")
+        }
+        print("aggregate images/s, workers x threads:", json.dumps(layout, indent=1))
     if args.out:
         with open(args.out, "w") as handle:
             json.dump(
