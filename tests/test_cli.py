@@ -6,18 +6,9 @@ import json
 import sqlite3
 
 import pytest
-import torch
 
 from autocnn.cli import main
 from autocnn.data import write_synthetic
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -15,14 +15,6 @@ from autocnn.space import get_space, sample_configs
 OTHER_SHAPES = [(3, 32, 32), (1, 7, 9), (3, 64, 48), (1, 3, 3)]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the CI CPU is shared; small tensors gain nothing from threads
-    yield
-    torch.set_num_threads(threads)
-
-
 def _runs(config, shape, n_classes):
     model = build_model(config, input_shape=shape, n_classes=n_classes).train()
     with torch.no_grad():

@@ -5,22 +5,11 @@ from __future__ import annotations
 import math
 
 import pytest
-import torch
 
 from autocnn.data import write_synthetic
 from autocnn.optimize.evaluate import TrainingObjective, checkpoint_path
 from autocnn.optimize.trial import FAILED, OK, Trial
 from autocnn.space import default_config, get_space, sample_configs
-
-pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture()
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -3,21 +3,9 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from autocnn.data import synthetic_imageset
 from autocnn.space import default_config, get_space, validate_config
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny nets on a shared 2-core machine: a second OpenMP thread only waits for the other
-    processes (every op then costs a scheduler slice). The trainer never sets threads; its
-    caller does, as this fixture does for the tests."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

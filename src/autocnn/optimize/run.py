@@ -15,7 +15,7 @@ from pathlib import Path
 from autocnn import space
 from autocnn.artifacts import write_json
 from autocnn.errors import ConfigError, RunError
-from autocnn.optimize.bohb import make_optimizer
+from autocnn.optimize.bohb import BOHB, make_optimizer
 from autocnn.optimize.evaluate import TrainingObjective
 from autocnn.optimize.export import export_hpbandster
 from autocnn.optimize.runner import RunSummary, run_optimizer, summarize
@@ -41,6 +41,36 @@ RUN_SETTINGS = (
     "metric",
     "continue_training",
 )
+
+
+def optimizer_from_settings(settings: dict, config_space) -> BOHB:
+    """The optimizer a run's stored settings describe (also used by configuration transfer)."""
+    return make_optimizer(
+        settings["method"],
+        config_space,
+        min_budget=settings["min_budget"],
+        max_budget=settings["max_budget"],
+        eta=settings["eta"],
+        n_iterations=settings["iterations"],
+        seed=settings["seed"],
+        **({} if settings["method"] == "random" else {"schedule": settings["schedule"]}),
+    )
+
+
+def objective_arguments(settings: dict) -> dict:
+    """``TrainingObjective`` keyword arguments from a run's stored settings."""
+    return {
+        "dataset": settings["dataset"],
+        "data_dir": settings["data_dir"],
+        "max_budget": settings["max_budget"],
+        "fidelity": settings.get("fidelity", "epochs"),
+        "epochs": settings.get("epochs", 0.0),
+        "val_fraction": settings["val_fraction"],
+        "split_seed": settings["split_seed"],
+        "seed": settings["seed"],
+        "metric": settings["metric"],
+        "continue_training": settings.get("continue_training", True),
+    }
 
 
 def optimize(
@@ -121,28 +151,8 @@ def optimize(
             "continue_training": continue_training,
         }
     config_space = space.get_space(settings["space"])
-    optimizer = make_optimizer(
-        settings["method"],
-        config_space,
-        min_budget=settings["min_budget"],
-        max_budget=settings["max_budget"],
-        eta=settings["eta"],
-        n_iterations=settings["iterations"],
-        seed=settings["seed"],
-        **({} if settings["method"] == "random" else {"schedule": settings["schedule"]}),
-    )
-    objective = TrainingObjective(
-        dataset=settings["dataset"],
-        data_dir=settings["data_dir"],
-        max_budget=settings["max_budget"],
-        fidelity=settings["fidelity"],
-        epochs=settings["epochs"],
-        val_fraction=settings["val_fraction"],
-        split_seed=settings["split_seed"],
-        seed=settings["seed"],
-        metric=settings["metric"],
-        continue_training=settings["continue_training"],
-    )
+    optimizer = optimizer_from_settings(settings, config_space)
+    objective = TrainingObjective(**objective_arguments(settings))
     # Fail fast on a bad dataset before any worker starts (the load is cached for workers=1).
     objective.splits()
     if not resume:

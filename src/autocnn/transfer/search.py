@@ -102,7 +102,7 @@ def transfer_config(
     stored settings. Returns :class:`autocnn.optimize.runner.RunSummary`.
     """
     from autocnn.artifacts import write_json
-    from autocnn.optimize.bohb import make_optimizer
+    from autocnn.optimize.run import objective_arguments, optimizer_from_settings
     from autocnn.optimize.runner import run_optimizer
     from autocnn.optimize.store import STORE_NAME, Store
     from autocnn.transfer.weights import source_checkpoint
@@ -157,24 +157,9 @@ def transfer_config(
             "anchor": reduced.anchor,
             "init_weights": weights,
         }
-    optimizer = make_optimizer(
-        run["method"],
-        reduced.space,
-        min_budget=run["min_budget"],
-        max_budget=run["max_budget"],
-        eta=run["eta"],
-        n_iterations=run["iterations"],
-        seed=run["seed"],
-        **({} if run["method"] == "random" else {"schedule": run["schedule"]}),
-    )
+    optimizer = optimizer_from_settings(run, reduced.space)
     objective = TransferObjective(
-        dataset=run["dataset"],
-        data_dir=run["data_dir"],
-        max_budget=run["max_budget"],
-        val_fraction=run["val_fraction"],
-        split_seed=run["split_seed"],
-        seed=run["seed"],
-        metric=run["metric"],
+        **objective_arguments(run),
         space_name=run["space"],
         anchor=reduced.anchor,
         searched=tuple(reduced.searched),
