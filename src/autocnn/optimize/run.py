@@ -43,6 +43,54 @@ RUN_SETTINGS = (
 )
 
 
+def run_settings(
+    dataset: str,
+    *,
+    data_dir: str | Path | None = None,
+    space_name: str = "seed",
+    method: str = "bohb",
+    eta: float = 3,
+    min_budget: float = 1,
+    max_budget: float = 9,
+    iterations: int | None = 4,
+    schedule: str = "paper",
+    fidelity: str = "epochs",
+    epochs: float = 0.0,
+    seed: int = 0,
+    val_fraction: float = 0.2,
+    split_seed: int = 0,
+    metric: str = "balanced_accuracy",
+    continue_training: bool = True,
+) -> dict:
+    """The settings that define a run (stored in its database, read back by ``--resume``)."""
+    return {
+        "dataset": dataset,
+        "data_dir": None if data_dir is None else str(data_dir),
+        "space": space_name,
+        "method": method,
+        "eta": eta,
+        "min_budget": float(min_budget),
+        "max_budget": float(max_budget),
+        "iterations": iterations,
+        "schedule": schedule,
+        "fidelity": fidelity,
+        "epochs": float(epochs),
+        "seed": seed,
+        "val_fraction": val_fraction,
+        "split_seed": split_seed,
+        "metric": metric,
+        "continue_training": continue_training,
+    }
+
+
+def stored_settings(out: Path) -> dict:
+    """Everything a run folder's database says about its settings (RunError if it has none)."""
+    if not (Path(out) / STORE_NAME).is_file():
+        raise RunError(f"cannot resume {out}: it holds no run ({STORE_NAME} is missing)")
+    with Store.open(Path(out) / STORE_NAME, readonly=True) as store:
+        return dict(store.settings)
+
+
 def optimizer_from_settings(settings: dict, config_space) -> BOHB:
     """The optimizer a run's stored settings describe (also used by configuration transfer)."""
     return make_optimizer(
@@ -123,33 +171,30 @@ def optimize(
     out = Path(out)
     _check_backend(backend, address, storage, workers)
     if resume:
-        if not (out / STORE_NAME).exists():
-            raise RunError(f"cannot resume {out}: it holds no run ({STORE_NAME} is missing)")
-        with Store.open(out / STORE_NAME, readonly=True) as store:
-            settings = dict(store.settings.get("run", {}))
+        settings = dict(stored_settings(out).get("run", {}))
         if not settings:
             raise RunError(f"cannot resume {out}: its database holds no autocnn run settings")
     else:
         if dataset is None:
             raise ConfigError("optimize needs a dataset (--dataset) unless it resumes a run")
-        settings = {
-            "dataset": dataset,
-            "data_dir": None if data_dir is None else str(data_dir),
-            "space": space_name,
-            "method": method,
-            "eta": eta,
-            "min_budget": float(min_budget),
-            "max_budget": float(max_budget),
-            "iterations": iterations,
-            "schedule": schedule,
-            "fidelity": fidelity,
-            "epochs": float(epochs),
-            "seed": seed,
-            "val_fraction": val_fraction,
-            "split_seed": split_seed,
-            "metric": metric,
-            "continue_training": continue_training,
-        }
+        settings = run_settings(
+            dataset,
+            data_dir=data_dir,
+            space_name=space_name,
+            method=method,
+            eta=eta,
+            min_budget=min_budget,
+            max_budget=max_budget,
+            iterations=iterations,
+            schedule=schedule,
+            fidelity=fidelity,
+            epochs=epochs,
+            seed=seed,
+            val_fraction=val_fraction,
+            split_seed=split_seed,
+            metric=metric,
+            continue_training=continue_training,
+        )
     config_space = space.get_space(settings["space"])
     optimizer = optimizer_from_settings(settings, config_space)
     objective = TrainingObjective(**objective_arguments(settings))

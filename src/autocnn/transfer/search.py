@@ -102,17 +102,19 @@ def transfer_config(
     stored settings. Returns :class:`autocnn.optimize.runner.RunSummary`.
     """
     from autocnn.artifacts import write_json
-    from autocnn.optimize.run import objective_arguments, optimizer_from_settings
+    from autocnn.optimize.run import (
+        objective_arguments,
+        optimizer_from_settings,
+        run_settings,
+        stored_settings,
+    )
     from autocnn.optimize.runner import run_optimizer
-    from autocnn.optimize.store import STORE_NAME, Store
+    from autocnn.optimize.store import STORE_NAME
     from autocnn.transfer.weights import source_checkpoint
 
     out = Path(out)
     if resume:
-        if not (out / STORE_NAME).is_file():
-            raise RunError(f"cannot resume {out}: it holds no run ({STORE_NAME} is missing)")
-        with Store.open(out / STORE_NAME, readonly=True) as store:
-            stored = store.settings
+        stored = stored_settings(out)
         if "transfer" not in stored or "run" not in stored:
             raise RunError(f"cannot resume {out}: it is not a configuration-transfer run")
         run, info = stored["run"], stored["transfer"]
@@ -131,24 +133,20 @@ def transfer_config(
             weights = str(source_checkpoint(source).resolve())
         elif init_weights:
             weights = str(source_checkpoint(init_weights).resolve())
-        run = {
-            "dataset": dataset,
-            "data_dir": None if data_dir is None else str(data_dir),
-            "space": space_name,
-            "method": method,
-            "eta": eta,
-            "min_budget": float(min_budget),
-            "max_budget": float(max_budget),
-            "iterations": iterations,
-            "schedule": "paper",
-            "fidelity": "epochs",
-            "epochs": 0.0,
-            "seed": seed,
-            "val_fraction": val_fraction,
-            "split_seed": split_seed,
-            "metric": metric,
-            "continue_training": True,
-        }
+        run = run_settings(
+            dataset,
+            data_dir=data_dir,
+            space_name=space_name,
+            method=method,
+            eta=eta,
+            min_budget=min_budget,
+            max_budget=max_budget,
+            iterations=iterations,
+            seed=seed,
+            val_fraction=val_fraction,
+            split_seed=split_seed,
+            metric=metric,
+        )
         info = {
             "source": str(source),
             "source_config": config,
