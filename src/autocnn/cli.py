@@ -106,6 +106,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
             resume=resume,
             warm_start=args.warm_start,
             continue_training=not args.no_continue,
+            start_with_default=not args.no_default_first,
             data_dir=args.data_dir,
             val_fraction=args.val_fraction,
             split_seed=args.split_seed,
@@ -254,6 +255,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="retrain promoted configs from scratch (as HpBandSter does) instead of "
         "continuing their checkpoints",
+    )
+    p.add_argument(
+        "--no-default-first",
+        action="store_true",
+        help="sample the first config at random instead of starting with the space's default",
     )
     p.add_argument(
         "--warm-start",

@@ -257,3 +257,27 @@ def test_bohb_beats_random_search_on_the_synthetic_30d_conditional_objective():
     random_search = [final_loss("random", seed, cost=400) for seed in seeds]
     assert np.median(bohb) < np.median(random_search) - 0.03
     assert sum(b < r for b, r in zip(bohb, random_search, strict=True)) >= 4
+
+
+def test_start_with_default_evaluates_the_space_default_first_then_samples():
+    space = CS.ConfigurationSpace(seed=0)
+    space.add([CS.Float("x", (0.0, 1.0), default=0.25), CS.Categorical("c", ["a", "b", "c"])])
+    opt = BOHB(space, min_budget=1, max_budget=9, n_iterations=1, seed=0, start_with_default=True)
+    trials = run_all(opt)
+    first = trials[0]
+    assert first.config == {"x": 0.25, "c": "a"} and first.budget == 1.0
+    assert all(type(v) in PLAIN for v in first.config.values())
+    new_configs = [t.config for t in trials if t.previous_budget is None]
+    assert new_configs.count({"x": 0.25, "c": "a"}) == 1  # only once, then sampling as usual
+    assert opt.settings["start_with_default"] is True
+    plain = BOHB(space, min_budget=1, max_budget=9, n_iterations=1, seed=0)
+    assert plain.ask().config != first.config
+
+
+def test_runs_recorded_before_start_with_default_existed_resume_without_it():
+    from autocnn.optimize.run import optimizer_from_settings, run_settings
+
+    settings = run_settings("kmnist10k", min_budget=1, max_budget=9)
+    assert optimizer_from_settings(settings, small_space()).start_with_default is True
+    del settings["start_with_default"]  # what an older run.db holds
+    assert optimizer_from_settings(settings, small_space()).start_with_default is False

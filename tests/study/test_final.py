@@ -13,7 +13,8 @@ import torch
 from autocnn import api, data
 from autocnn.errors import AutocnnError, DataError, RunError
 from autocnn.study.command import add_commands
-from autocnn.study.final import evaluate, predict
+from autocnn.study.final import evaluate
+from autocnn.study.predict import predict
 from autocnn.train import Normalization, evaluate_model, train
 
 

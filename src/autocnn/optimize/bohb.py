@@ -136,6 +136,9 @@ class BOHB:
     ``n_iterations``: number of brackets; ``None`` never finishes.
     ``min_points_in_model``: results needed on a budget before its model exists (kde: at least
     and by default d + 1; tpe: default 10).
+    ``start_with_default``: the first new config is the space's default (as SMAC's initial
+    design does): a known-good starting point costs one smallest-budget evaluation and gives the
+    model a reference that random samples of a large space rarely reach.
     """
 
     def __init__(
@@ -155,6 +158,7 @@ class BOHB:
         bandwidth_factor: float = 3.0,
         min_bandwidth: float = 1e-3,
         min_points_in_model: int | None = None,
+        start_with_default: bool = False,
     ) -> None:
         if not 0.0 <= random_fraction <= 1.0:
             raise ConfigError(f"random_fraction must be in [0, 1], got {random_fraction}")
@@ -174,6 +178,7 @@ class BOHB:
         )
         self.n_iterations = None if n_iterations is None else int(n_iterations)
         self.random_fraction = float(random_fraction)
+        self.start_with_default = bool(start_with_default)
         self.seed = int(seed)
         # The settings that define the run: a resumed run must be built with the same ones.
         self.settings: dict[str, Any] = {
@@ -190,6 +195,7 @@ class BOHB:
             "bandwidth_factor": bandwidth_factor,
             "min_bandwidth": min_bandwidth,
             "min_points_in_model": min_points_in_model,
+            "start_with_default": self.start_with_default,
         }
         seeds = np.random.SeedSequence(self.seed).generate_state(2)
         self._rng = np.random.default_rng(seeds[0])
@@ -282,13 +288,18 @@ class BOHB:
         return np.stack(vectors) if vectors else np.empty((0, self.encoding.dim))
 
     def _sample(self) -> _Entry:
+        if self.start_with_default and self._next_config_id == 0:
+            default = dict(self.space.get_default_configuration())
+            return self._entry(self.encoding.decode(self.encoding.encode(default)), False)
         vector = None
         if self._rng.random() >= self.random_fraction:
             vector = self.model.propose(self._rng, self._pending_vectors())
         model_based = vector is not None
         if vector is None:
             vector = self.encoding.sample_prior(1, self._prior_random_state)[0]
-        config = self.encoding.decode(vector, snapped=True)
+        return self._entry(self.encoding.decode(vector, snapped=True), model_based)
+
+    def _entry(self, config: dict[str, Any], model_based: bool) -> _Entry:
         self.stats["model_based" if model_based else "random"] += 1
         config_id = self._next_config_id
         self._next_config_id += 1

@@ -61,6 +61,7 @@ def run_settings(
     split_seed: int = 0,
     metric: str = "balanced_accuracy",
     continue_training: bool = True,
+    start_with_default: bool = True,
 ) -> dict:
     """The settings that define a run (stored in its database, read back by ``--resume``)."""
     return {
@@ -80,6 +81,7 @@ def run_settings(
         "split_seed": split_seed,
         "metric": metric,
         "continue_training": continue_training,
+        "start_with_default": start_with_default,
     }
 
 
@@ -101,6 +103,8 @@ def optimizer_from_settings(settings: dict, config_space) -> BOHB:
         eta=settings["eta"],
         n_iterations=settings["iterations"],
         seed=settings["seed"],
+        # absent in runs made before the option existed: they started with a random config
+        start_with_default=settings.get("start_with_default", False),
         **({} if settings["method"] == "random" else {"schedule": settings["schedule"]}),
     )
 
@@ -141,6 +145,7 @@ def optimize(
     resume: bool = False,
     warm_start: str | Path | None = None,
     continue_training: bool = True,
+    start_with_default: bool = True,
     data_dir: str | Path | None = None,
     val_fraction: float = 0.2,
     split_seed: int = 0,
@@ -194,6 +199,7 @@ def optimize(
             split_seed=split_seed,
             metric=metric,
             continue_training=continue_training,
+            start_with_default=start_with_default,
         )
     config_space = space.get_space(settings["space"])
     optimizer = optimizer_from_settings(settings, config_space)

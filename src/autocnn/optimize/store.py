@@ -28,14 +28,32 @@ import math
 import sqlite3
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from autocnn.errors import RunError
+from autocnn.optimize.records import (
+    PENDING,
+    ConfigRow,
+    EvaluationRow,
+    EventRow,
+    Incumbent,
+    StoreSummary,
+    to_plain,
+)
 from autocnn.optimize.trial import STATUSES, Result, Trial
 
-PENDING = "pending"
+__all__ = [
+    "PENDING",
+    "STORE_NAME",
+    "ConfigRow",
+    "EvaluationRow",
+    "EventRow",
+    "Incumbent",
+    "Store",
+    "StoreSummary",
+    "to_plain",
+]
 # PRAGMA application_id marks a file as ours ("acnn"); user_version is the schema version.
 APPLICATION_ID = 0x61636E6E
 SCHEMA_VERSION = 1
@@ -89,114 +107,8 @@ CREATE INDEX IF NOT EXISTS configs_model_based ON configs(model_based);
 """
 
 
-def to_plain(value: Any) -> Any:
-    """``value`` as plain JSON types: numpy scalars/arrays unwrapped, non-finite floats -> None.
-
-    >>> to_plain({"a": (1, 2.5), "b": float("nan")})
-    {'a': [1, 2.5], 'b': None}
-    """
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(key): to_plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [to_plain(item) for item in value]
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "tolist"):  # numpy scalar or array, torch tensor
-        return to_plain(value.tolist())
-    if hasattr(value, "item"):
-        return to_plain(value.item())
-    return str(value)
-
-
 def _dumps(value: Any) -> str:
     return json.dumps(to_plain(value), allow_nan=False, sort_keys=True)
-
-
-@dataclass(frozen=True)
-class ConfigRow:
-    config_id: int
-    config: dict[str, Any]
-    model_based: bool
-    created: float
-
-
-@dataclass(frozen=True)
-class EvaluationRow:
-    id: int
-    config_id: int
-    budget: float
-    previous_budget: float | None
-    bracket: int
-    stage: int
-    status: str
-    loss: float | None
-    metrics: dict[str, Any]
-    error: str | None
-    seconds: float | None
-    cost: float | None
-    worker: str | None
-    submitted: float
-    started: float | None
-    finished: float | None
-
-    @property
-    def done(self) -> bool:
-        return self.status != PENDING
-
-    def result(self) -> Result:
-        """The stored outcome as a :class:`Result` (only for finished evaluations)."""
-        if not self.done:
-            raise ValueError(f"evaluation {self.id} is still pending")
-        loss = math.inf if self.loss is None else self.loss
-        return Result(
-            self.status,
-            loss=loss,
-            metrics=dict(self.metrics),
-            error=self.error,
-            seconds=self.seconds or 0.0,
-            cost=self.cost or 0.0,
-        )
-
-
-@dataclass(frozen=True)
-class EventRow:
-    seq: int
-    kind: str
-    evaluation_id: int | None
-    time: float
-
-
-@dataclass(frozen=True)
-class Incumbent:
-    """Best ok evaluation at the largest budget that has one (HpBandSter's semantics)."""
-
-    config_id: int
-    config: dict[str, Any]
-    budget: float
-    loss: float
-    evaluation_id: int
-
-
-@dataclass
-class StoreSummary:
-    counts: dict[str, int] = field(default_factory=dict)  # by status, pending included
-    n_configs: int = 0
-    n_done: int = 0  # finished evaluations, whatever their status
-    incumbent: Incumbent | None = None
-    seconds: float = 0.0  # summed evaluation time
-    cost: float = 0.0  # summed epochs actually trained
-    first_submitted: float | None = None
-    last_finished: float | None = None
-
-    @property
-    def best_loss(self) -> float | None:
-        return None if self.incumbent is None else self.incumbent.loss
 
 
 class Store:

@@ -21,11 +21,10 @@ from autocnn.study.final import (
     evaluate,
     final_evaluation,
     mean_std,
-    predict,
-    read_images,
     transfer_weights,
 )
 from autocnn.study.pipeline import STAGES, study
+from autocnn.study.predict import predict, read_images
 from autocnn.study.presets import PRESETS, Preset, get_preset
 from autocnn.study.splits import LOCAL_DATASETS
 

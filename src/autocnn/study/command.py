@@ -106,7 +106,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from autocnn.study.final import predict
+    from autocnn.study.predict import predict
 
     labels = predict(
         args.model, args.images, out=args.out, overwrite=args.overwrite, device=args.device

@@ -1,0 +1,152 @@
+"""The accuracy target: BOHB search + final training on kmnist10k within one wall-time budget.
+
+Per seed, one clock for everything:
+
+1. ``optimize`` BOHB on the extended space (kmnist10k's 8,000 train images split 6,400 / 1,600;
+   budgets in epochs) until ``--search-seconds`` have passed (running evaluations finish);
+2. ``evaluate`` the incumbent: retrain it on all 8,000 train images and test it on the 2,000
+   held-out test images (the only read of the test part). Its epoch count is chosen to fill what
+   is left of ``--total-seconds``: from the incumbent's own measured seconds per epoch during
+   the search (one thread, two workers side by side; the final run has both threads, so the
+   estimate is on the safe side), capped to ``[--min-final-epochs, --max-final-epochs]``.
+
+    python benchmarks/accuracy.py --data-dir ../shared/data/kmnist --seeds 0,1,2 \\
+        --total-seconds 1800 --search-seconds 1020 --out benchmarks/results/accuracy
+
+Writes ``OUT/summary.json`` and ``OUT/summary.md``; the run and evaluation folders stay under OUT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import statistics
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from autocnn import api
+from autocnn.optimize.store import Store
+
+SAFETY_SECONDS = 30.0  # model saving, test pass, process start
+
+
+def seconds_per_epoch(run_dir: Path, config_id: int) -> float:
+    """The incumbent's training seconds per epoch of the search's train split."""
+    with Store.open(run_dir, readonly=True) as store:
+        rows = [r for r in store.evaluations() if r.config_id == config_id and r.status == "ok"]
+    seconds = sum(r.seconds or 0.0 for r in rows)
+    epochs = sum(r.cost or 0.0 for r in rows)
+    if epochs <= 0:
+        raise RuntimeError(f"no timed evaluation of config {config_id} in {run_dir}")
+    return seconds / epochs
+
+
+def final_epochs(left: float, per_epoch: float, low: int, high: int) -> int:
+    """Whole epochs that fit in ``left`` seconds, clamped to [low, high]."""
+    fit = math.floor(max(0.0, left - SAFETY_SECONDS) / per_epoch) if per_epoch > 0 else high
+    return int(min(high, max(low, fit)))
+
+
+def one_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
+    out = Path(args.out) / f"seed-{seed}"
+    started = time.monotonic()
+    summary = api.optimize(
+        "kmnist10k",
+        out=out / "search",
+        space_name="extended",
+        data_dir=args.data_dir,
+        eta=args.eta,
+        min_budget=args.min_budget,
+        max_budget=args.max_budget,
+        iterations=None,
+        workers=args.workers,
+        seed=seed,
+        time_limit=args.search_seconds,
+    )
+    search_wall = time.monotonic() - started
+    incumbent = summary.incumbent
+    # Full-data epochs are 8,000 / 6,400 = 1.25 times the search's epochs.
+    per_epoch = 1.25 * seconds_per_epoch(out / "search", incumbent.config_id)
+    left = args.total_seconds - search_wall
+    epochs = final_epochs(left, per_epoch, args.min_final_epochs, args.max_final_epochs)
+    final = api.evaluate(out / "search", out=out / "final", epochs=epochs, seeds=1, seed=seed)
+    total_wall = time.monotonic() - started
+    test = final.per_seed[0]
+    return {
+        "seed": seed,
+        "evaluations": summary.n_evaluations,
+        "search_seconds": round(search_wall, 1),
+        "incumbent_val_loss": incumbent.loss,
+        "incumbent_budget": incumbent.budget,
+        "incumbent": incumbent.config,
+        "estimated_final_seconds_per_epoch": round(per_epoch, 2),
+        "final_epochs": epochs,
+        "final_seconds": round(total_wall - search_wall, 1),
+        "total_seconds": round(total_wall, 1),
+        "test_accuracy": test["test_acc"],
+        "test_balanced_accuracy": test["test_balanced_acc"],
+        "train_accuracy": test["train_acc"],
+        "parameters": test["n_params"],
+    }
+
+
+def markdown(rows: list[dict[str, Any]], mean: float, header: str) -> str:
+    lines = [
+        header,
+        "",
+        "| seed | evaluations | search s | incumbent (val. bal. error) | final epochs | final s "
+        "| total s | test acc. | test bal. acc. |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['seed']} | {r['evaluations']} | {r['search_seconds']:.0f} "
+            f"| {r['incumbent_val_loss']:.4f} @ {r['incumbent_budget']:g} ep "
+            f"| {r['final_epochs']} | {r['final_seconds']:.0f} | {r['total_seconds']:.0f} "
+            f"| {100 * r['test_accuracy']:.2f} % | {100 * r['test_balanced_accuracy']:.2f} % |"
+        )
+    lines.append(f"\nMean test accuracy over {len(rows)} seeds: **{100 * mean:.2f} %**.")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default="../shared/data/kmnist")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--total-seconds", type=float, default=1800.0)
+    parser.add_argument("--search-seconds", type=float, default=1020.0)
+    parser.add_argument("--min-budget", type=float, default=1.0)
+    parser.add_argument("--max-budget", type=float, default=9.0)
+    parser.add_argument("--eta", type=float, default=3.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--min-final-epochs", type=int, default=9)
+    parser.add_argument("--max-final-epochs", type=int, default=60)
+    parser.add_argument("--out", default="benchmarks/results/accuracy")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(2)
+    rows = []
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        rows.append(one_seed(args, seed))
+        print(json.dumps(rows[-1]), flush=True)
+    mean = statistics.mean(r["test_accuracy"] for r in rows)
+    header = (
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
+        f"{torch.get_num_threads()} threads, torch {torch.__version__}; {vars(args)}"
+    )
+    out = Path(args.out)
+    text = markdown(rows, mean, header)
+    (out / "summary.md").write_text(text)
+    (out / "summary.json").write_text(
+        json.dumps({"args": vars(args), "rows": rows, "mean_test_accuracy": mean}, indent=2)
+    )
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Prediction with a saved model: labels (and probabilities) for an .npz of images.
+
+Example::
+
+    labels = predict("runs/kmnist-final", "images.npz", out="labels.npz")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from autocnn.errors import ConfigError, DataError, RunError
+
+
+def model_file(model: str | Path) -> Path:
+    """A model checkpoint, or the folder of ``evaluate`` / ``transfer weights`` / ``train``."""
+    from autocnn.transfer.weights import source_checkpoint
+
+    return source_checkpoint(model)
+
+
+def read_images(path: str | Path, input_shape: tuple[int, int, int]) -> np.ndarray:
+    """Images from an .npz as uint8 (N, C, H, W), checked against the model's input shape.
+
+    The array is ``x``, ``x_test``, ``images``, ``arr_0`` or the file's only array; uint8 in
+    0..255, or floats in [0, 1] (scaled by 255) or in [0, 255]; shape (N, H, W), (N, H, W, C) or
+    (N, C, H, W). DataError naming the file and what to fix otherwise.
+    """
+    from autocnn.data.readers import as_images, read_npz
+
+    path = Path(path)
+    arrays = read_npz(path)
+    names = [k for k in ("x", "x_test", "images", "arr_0") if k in arrays]
+    if not names and len(arrays) == 1:
+        names = list(arrays)
+    if not names:
+        raise DataError(
+            f"{path}: no image array found (it holds {', '.join(arrays) or 'nothing'}); save the "
+            "images as x (np.savez(path, x=images))"
+        )
+    x = arrays[names[0]]
+    where = f"{path} [{names[0]}]"
+    if np.issubdtype(x.dtype, np.floating):
+        if x.size and not np.isfinite(x).all():
+            raise DataError(f"{where}: images contain NaN or infinity")
+        low, high = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
+        if low < 0.0 or high > 255.0:
+            raise DataError(
+                f"{where}: float images must lie in [0, 1] or [0, 255], found [{low:g}, {high:g}]"
+            )
+        x = np.round(x * (255.0 if high <= 1.0 else 1.0)).astype(np.uint8)
+    elif x.dtype != np.uint8:
+        raise DataError(
+            f"{where}: images must be uint8 (0..255) or floats, got {x.dtype}; convert them with "
+            "x.astype(np.uint8)"
+        )
+    if x.ndim == 2 and tuple(x.shape) == tuple(input_shape[1:]):
+        x = x[None]  # one image
+    images = as_images(x, where).numpy()
+    if tuple(images.shape[1:]) != tuple(input_shape):
+        raise DataError(
+            f"{where}: images of shape {tuple(images.shape[1:])} (C, H, W), but the model takes "
+            f"{tuple(input_shape)}; resize them to the training images' size"
+        )
+    return images
+
+
+def predict(
+    model: str | Path,
+    images: str | Path,
+    *,
+    out: str | Path,
+    batch_size: int = 2048,
+    device: str = "cpu",
+    overwrite: bool = False,
+) -> np.ndarray:
+    """Predict the class of every image in ``images`` (.npz); write ``out`` (.npz: ``labels``).
+
+    ``out`` also holds ``probabilities`` (N, n_classes, float32). An existing ``out`` is not
+    overwritten unless ``overwrite``.
+    """
+    import torch
+
+    from autocnn.train import load_checkpoint, load_model
+    from autocnn.train.inputs import prepare_batch
+
+    out = Path(out)
+    if out.suffix != ".npz":
+        raise ConfigError(f"--out {out} must end in .npz")
+    if out.exists() and not overwrite:
+        raise RunError(f"{out} exists; choose another --out file (nothing was overwritten)")
+    path = model_file(model)
+    net, norm, _ = load_model(path, device)
+    input_shape = tuple(int(v) for v in load_checkpoint(path)["input_shape"])
+    x = torch.from_numpy(read_images(images, input_shape))  # type: ignore[arg-type]
+    mean, std = norm.tensors(device)
+    chunks = []
+    with torch.inference_mode():
+        for start in range(0, len(x), batch_size):
+            batch = prepare_batch(x[start : start + batch_size].to(device), mean, std)
+            chunks.append(torch.softmax(net(batch).float(), dim=1).cpu())
+    probabilities = torch.cat(chunks).numpy().astype(np.float32)
+    labels = probabilities.argmax(axis=1).astype(np.int64)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp.npz")
+    try:
+        np.savez_compressed(tmp, labels=labels, probabilities=probabilities)
+        tmp.replace(out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return labels
