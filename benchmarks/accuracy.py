@@ -3,12 +3,14 @@
 Per seed, one clock for everything:
 
 1. ``optimize`` BOHB on the extended space (kmnist10k's 8,000 train images split 6,400 / 1,600;
-   budgets in epochs) until ``--search-seconds`` have passed (running evaluations finish);
+   budgets in epochs, each with its complete LR schedule: ``--fidelity annealed``) until
+   ``--search-seconds`` have passed (running evaluations finish);
 2. ``evaluate`` the incumbent: retrain it on all 8,000 train images and test it on the 2,000
    held-out test images (the only read of the test part). Its epoch count is chosen to fill what
    is left of ``--total-seconds``: from the incumbent's own measured seconds per epoch during
-   the search (one thread, two workers side by side; the final run has both threads, so the
-   estimate is on the safe side), capped to ``[--min-final-epochs, --max-final-epochs]``.
+   the search (one thread, two workers side by side; the final run has both threads: divided by
+   ``--thread-speedup``, below the 1.3-1.5 measured in BENCHMARKS.md section 1), capped to
+   ``[--min-final-epochs, --max-final-epochs]``.
 
     python benchmarks/accuracy.py --data-dir ../shared/data/kmnist --seeds 0,1,2 \\
         --total-seconds 1800 --search-seconds 1020 --out benchmarks/results/accuracy
@@ -62,6 +64,7 @@ def one_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
         space_name="extended",
         data_dir=args.data_dir,
         eta=args.eta,
+        fidelity=args.fidelity,
         min_budget=args.min_budget,
         max_budget=args.max_budget,
         iterations=None,
@@ -71,8 +74,9 @@ def one_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     )
     search_wall = time.monotonic() - started
     incumbent = summary.incumbent
-    # Full-data epochs are 8,000 / 6,400 = 1.25 times the search's epochs.
-    per_epoch = 1.25 * seconds_per_epoch(out / "search", incumbent.config_id)
+    # Full-data epochs are 8,000 / 6,400 = 1.25 times the search's epochs; one process with two
+    # threads trains faster than one of two single-thread workers (--thread-speedup).
+    per_epoch = 1.25 * seconds_per_epoch(out / "search", incumbent.config_id) / args.thread_speedup
     left = args.total_seconds - search_wall
     epochs = final_epochs(left, per_epoch, args.min_final_epochs, args.max_final_epochs)
     final = api.evaluate(out / "search", out=out / "final", epochs=epochs, seeds=1, seed=seed)
@@ -124,9 +128,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--min-budget", type=float, default=1.0)
     parser.add_argument("--max-budget", type=float, default=9.0)
     parser.add_argument("--eta", type=float, default=3.0)
+    parser.add_argument("--fidelity", default="annealed", choices=["epochs", "annealed"])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--min-final-epochs", type=int, default=9)
     parser.add_argument("--max-final-epochs", type=int, default=60)
+    parser.add_argument("--thread-speedup", type=float, default=1.25)
     parser.add_argument("--out", default="benchmarks/results/accuracy")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)

@@ -23,11 +23,18 @@ Four sections (``--only`` picks some):
   of the drain ("end-to-end"); every evaluation is checked to be accounted for.
   Workers start with ``--start-method`` (default ``forkserver`` preloading the objective's modules:
   ``spawn`` re-imports numpy + ConfigSpace, ~1.5 s CPU per worker, in each of 32 processes).
+  ``--backend ray``: the same with a ``RayBackend`` on a new local Ray instance of W CPUs, 1 CPU
+  per trial; its W worker processes are started before the run (W warm-up tasks that wait for
+  each other). Ray binds the machine's interface address; to keep it on loopback, run the script
+  in a network namespace whose only interface is ``lo`` (see the usage below).
 
 Usage (the default run takes about 8 minutes on 2 cores)::
 
     python benchmarks/simulate.py --out benchmarks/results/simulate.json
     python benchmarks/simulate.py --only parallel --workers 1,4 --run-seconds 20
+    RAY_TMPDIR=$(mktemp -d) unshare -rn sh -c 'ip link set lo up && exec python \
+        benchmarks/simulate.py --only parallel --backend ray \
+        --out benchmarks/results/simulate_ray.json'
 
 Writes JSON (``--out``), markdown tables (stdout) and PNG plots next to the JSON.
 """
@@ -275,6 +282,38 @@ def _busy_in(rows: list[Any], start: float, stop: float) -> float:
     return total
 
 
+def _meet(folder: str, n: int) -> int:
+    """Ray warm-up task: import the objective's modules, then wait until ``n`` of these tasks run
+    at once, so that ``n`` distinct worker processes are up; returns this worker's PID."""
+    import autocnn.optimize.ray_backend  # noqa: F401
+    import autocnn.optimize.synthetic  # noqa: F401
+
+    Path(folder, str(os.getpid())).touch()
+    deadline = time.monotonic() + 600
+    while len(list(Path(folder).iterdir())) < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return os.getpid()
+
+
+def _ray_backend(objective: Any, workers: int, meet: Path) -> tuple[Any, dict[str, Any]]:
+    """A RayBackend on a new local instance of ``workers`` CPUs, its workers started."""
+    import ray
+
+    from autocnn.optimize.ray_backend import RayBackend
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    options = {"num_cpus": workers, "object_store_memory": 100 * 2**20}
+    # "local": always a new instance, never a cluster found through RAY_ADDRESS or /tmp/ray.
+    backend = RayBackend(objective, address="local", cpus_per_trial=1, init_options=options)
+    meet.mkdir()
+    warm_up = ray.remote(num_cpus=1)(_meet)
+    pids = ray.get([warm_up.remote(str(meet), workers) for _ in range(workers)])
+    if len(set(pids)) != workers:
+        raise RuntimeError(f"{workers} warm-up tasks ran in {len(set(pids))} worker processes")
+    nodes = sorted({node["NodeManagerAddress"] for node in ray.nodes() if node["Alive"]})
+    return backend, {"ray": ray.__version__, "ray_nodes": nodes}
+
+
 def measure_parallel(
     method: str,
     workers: int,
@@ -283,21 +322,26 @@ def measure_parallel(
     seed: int,
     start_method: str,
     target: float,
+    backend_name: str = "process",
 ) -> dict[str, Any]:
     space = get_space(SPACE)
     objective = SyntheticObjective(
         space, MAX_BUDGET, seed=seed, sleep_per_budget=seconds_per_budget
     )
     optimizer = _optimizer(method, seed)
+    extra: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as folder:
         t0 = time.perf_counter()
-        backend = ProcessBackend(objective, workers, start_method=start_method)
-        warm = default_config(SPACE)  # any config: a zero budget costs no sleep
-        for i in range(workers):
-            backend.submit(Trial(-1 - i, warm, 0.0), Path(folder) / "warmup")
-        answered = 0
-        while answered < workers:
-            answered += len(backend.wait())
+        if backend_name == "ray":
+            backend, extra = _ray_backend(objective, workers, Path(folder) / "meet")
+        else:
+            backend = ProcessBackend(objective, workers, start_method=start_method)
+            warm = default_config(SPACE)  # any config: a zero budget costs no sleep
+            for i in range(workers):
+                backend.submit(Trial(-1 - i, warm, 0.0), Path(folder) / "warmup")
+            answered = 0
+            while answered < workers:
+                answered += len(backend.wait())
         startup = time.perf_counter() - t0
         run_start = time.time()
         summary = run_optimizer(
@@ -324,6 +368,8 @@ def measure_parallel(
         if row.budget >= MAX_BUDGET and row.status == "ok" and row.loss <= target
     ]
     out = {
+        "backend": backend_name,
+        **extra,
         "workers": workers,
         "startup_s": startup,
         "wall_s": run_end - run_start,
@@ -344,7 +390,7 @@ def measure_parallel(
 
 
 # --- report --------------------------------------------------------------------------------------
-def _plots(results: dict[str, Any], folder: Path) -> list[str]:
+def _plots(results: dict[str, Any], folder: Path, stem: str = "simulate") -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -362,9 +408,9 @@ def _plots(results: dict[str, Any], folder: Path) -> list[str]:
         ax.set_title("optimizer + store overhead", fontsize=10)
         ax.legend(fontsize=8)
         fig.tight_layout()
-        fig.savefig(folder / "simulate_overhead.png")
+        fig.savefig(folder / f"{stem}_overhead.png")
         plt.close(fig)
-        written.append("simulate_overhead.png")
+        written.append(f"{stem}_overhead.png")
     if "speedup" in results or "parallel" in results:
         fig, (left, right) = plt.subplots(1, 2, figsize=(7.5, 3.2), dpi=100)
         if "speedup" in results:
@@ -375,8 +421,18 @@ def _plots(results: dict[str, Any], folder: Path) -> list[str]:
         if "parallel" in results:
             runs = results["parallel"]
             ws = [run["workers"] for run in runs]
-            right.plot(ws, [run["utilisation_steady"] for run in runs], "s-", label="processes")
-        ws_all = sorted({1, *[int(n) for n in results.get("speedup", {}).get("by_workers", {})]})
+            label = "Ray workers" if runs[0].get("backend") == "ray" else "processes"
+            right.plot(ws, [run["utilisation_steady"] for run in runs], "s-", label=label)
+            if "speedup" not in results and runs[0]["workers"] == 1:
+                speedups = [run["throughput_speedup"] for run in runs]
+                left.plot(ws, speedups, "s-", label=f"{label}: throughput")
+        ws_all = sorted(
+            {
+                1,
+                *[int(n) for n in results.get("speedup", {}).get("by_workers", {})],
+                *[run["workers"] for run in results.get("parallel", [])],
+            }
+        )
         left.plot(ws_all, ws_all, color="grey", ls=":", lw=1, label="linear")
         left.set(xlabel="workers", ylabel="speed-up over 1 worker")
         right.axhline(0.95, color="grey", ls=":", lw=1)
@@ -384,9 +440,9 @@ def _plots(results: dict[str, Any], folder: Path) -> list[str]:
         left.legend(fontsize=8)
         right.legend(fontsize=8)
         fig.tight_layout()
-        fig.savefig(folder / "simulate_parallel.png")
+        fig.savefig(folder / f"{stem}_parallel.png")
         plt.close(fig)
-        written.append("simulate_parallel.png")
+        written.append(f"{stem}_parallel.png")
     return written
 
 
@@ -436,13 +492,16 @@ def _tables(results: dict[str, Any]) -> str:
             )
         lines.append("")
     if "parallel" in results:
+        ray = results["parallel"][0].get("backend") == "ray"
         lines += [
-            "Real worker processes (utilisation = time in the objective / (workers x wall), "
-            "start-up excluded):",
+            f"Real {'Ray workers' if ray else 'worker processes'} (utilisation = time in the "
+            "objective / (workers x wall), start-up excluded; throughput speed-up = budget "
+            "evaluated per second / that of 1 worker):",
             "",
             "| workers | start-up (s) | wall (s) | evaluations | utilisation steady | "
-            "end-to-end | asks = rows = tells | pending | best loss | time to target (s) |",
-            "|---:|---:|---:|---:|---:|---:|:--:|---:|---:|---:|",
+            "end-to-end | throughput speed-up | asks = rows = tells | pending | best loss "
+            "| time to target (s) |",
+            "|---:|---:|---:|---:|---:|---:|---:|:--:|---:|---:|---:|",
         ]
         for run in results["parallel"]:
             accounted = run["asks"] == run["evaluations"] == run["tells"]
@@ -450,7 +509,9 @@ def _tables(results: dict[str, Any]) -> str:
             lines.append(
                 f"| {run['workers']} | {run['startup_s']:.1f} | {run['wall_s']:.1f} | "
                 f"{run['evaluations']} | {100 * run['utilisation_steady']:.1f} % | "
-                f"{100 * run['utilisation_end_to_end']:.1f} % | {'yes' if accounted else 'NO'} | "
+                f"{100 * run['utilisation_end_to_end']:.1f} % | "
+                f"{run.get('throughput_speedup', math.nan):.1f}x | "
+                f"{'yes' if accounted else 'NO'} | "
                 f"{run['pending']} | {run['best_loss']:.4f} | "
                 f"{'-' if ttt is None else f'{ttt:.1f}'} |"
             )
@@ -472,6 +533,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds-per-budget", type=float, default=0.5)
     parser.add_argument("--run-seconds", type=float, default=40.0)
     parser.add_argument("--start-method", default="forkserver", choices=["spawn", "forkserver"])
+    parser.add_argument(
+        "--backend",
+        default="process",
+        choices=["process", "ray"],
+        help="parallel: local worker processes or a local Ray instance (pip install -e '.[ray]')",
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/simulate.json"))
     args = parser.parse_args(argv)
     sections = set(args.only.split(","))
@@ -516,13 +583,19 @@ def main(argv: list[str] | None = None) -> None:
                 seeds[0],
                 args.start_method,
                 args.target,
+                args.backend,
             )
             for n in workers
         ]
+        runs = results["parallel"]
+        if runs[0]["workers"] == 1:  # speed-up of throughput: busy seconds per wall second
+            base = runs[0]["busy_s"] / runs[0]["wall_s"]
+            for run in runs:
+                run["throughput_speedup"] = run["busy_s"] / run["wall_s"] / base
     results["seconds"] = time.perf_counter() - started
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1, default=str))
-    results["plots"] = _plots(results, args.out.parent)
+    results["plots"] = _plots(results, args.out.parent, args.out.stem)
     print()
     print(_tables(results))
     print(f"wrote {args.out} and {results['plots']} in {results['seconds']:.0f} s")

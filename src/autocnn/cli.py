@@ -229,8 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--fidelity",
         default="epochs",
-        choices=["epochs", "data", "both"],
-        help="what a budget buys: epochs (default), a data fraction, or both",
+        choices=["epochs", "annealed", "data", "both"],
+        help="what a budget buys: epochs (default; the LR schedule spans the max budget, promoted "
+        "configs continue), annealed (epochs, each with its own complete LR schedule), a data "
+        "fraction, or both",
     )
     p.add_argument(
         "--epochs",

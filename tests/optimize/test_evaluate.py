@@ -57,6 +57,18 @@ def test_no_continue_retrains_from_scratch(dataset, tmp_path):
     assert promoted.metrics["continued_from"] == 0 and promoted.cost == pytest.approx(3)
 
 
+def test_annealed_fidelity_gives_every_budget_its_complete_schedule(dataset, tmp_path):
+    config = {**small_config(), "optimizer": "sgd", "momentum": 0.9, "lr_schedule": "cosine"}
+    prefix = TrainingObjective(dataset, max_budget=3)(Trial(0, config, budget=1), tmp_path / "p")
+    annealed = TrainingObjective(dataset, max_budget=3, fidelity="annealed")
+    short = annealed(Trial(0, config, budget=1), tmp_path / "a")
+    # The prefix stops a third into the 3-epoch schedule; the annealed run decays to ~0 in 1 epoch.
+    assert short.metrics["history"][-1]["lr"] < 0.05 * prefix.metrics["history"][-1]["lr"]
+    promoted = annealed(Trial(0, config, budget=3, previous_budget=1), tmp_path / "a")
+    assert short.status == promoted.status == OK
+    assert promoted.metrics["continued_from"] == 0 and promoted.cost == pytest.approx(3)
+
+
 def test_data_fidelity_trains_on_a_fraction(dataset, tmp_path):
     objective = TrainingObjective(dataset, max_budget=4, fidelity="data", epochs=1)
     result = objective(Trial(0, small_config(), budget=1), tmp_path)

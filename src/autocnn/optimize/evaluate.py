@@ -9,6 +9,11 @@ Fidelities (what a budget ``b`` in ``[min_budget, max_budget]`` means):
 - ``epochs`` (default): train ``b`` epochs on all training data. The LR schedule's horizon is
   ``max_budget``, so a run of ``b`` epochs is an exact prefix of a run of ``b' > b`` epochs
   and a promoted config continues from its checkpoint instead of retraining.
+- ``annealed``: train ``b`` epochs on all training data with the LR schedule's horizon at ``b``:
+  every budget is a complete training whose schedule ends (warm-up, annealing) within it, as
+  when retraining per budget in HpBandSter. Low budgets then rank configs with decaying
+  schedules (one-cycle, cosine) fairly; with ``epochs`` they see only the schedule's start. No
+  continuation: a promoted config retrains from scratch.
 - ``data``: train ``epochs`` epochs on a stratified, nested subset holding ``b / max_budget``
   of the training data (the seed's "data-subset fidelity"). No continuation: the data differs.
 - ``both``: ``r = b / max_budget``; data fraction ``sqrt(r)`` and ``epochs * sqrt(r)`` epochs,
@@ -35,7 +40,7 @@ from typing import Any
 from autocnn import data
 from autocnn.optimize.trial import DIVERGED, FAILED, OK, Result, Trial
 
-FIDELITIES = ("epochs", "data", "both")
+FIDELITIES = ("epochs", "annealed", "data", "both")
 METRICS = ("balanced_accuracy", "accuracy")
 
 # Per-process cache: (dataset, data_dir, val_fraction, split_seed) -> (train, validation).
@@ -85,7 +90,7 @@ class TrainingObjective:
         """(epochs, data fraction) that a budget buys under this fidelity."""
         ratio = min(1.0, budget / self.max_budget)
         full_epochs = self.epochs or self.max_budget
-        if self.fidelity == "epochs":
+        if self.fidelity in ("epochs", "annealed"):
             return budget, 1.0
         if self.fidelity == "data":
             return full_epochs, ratio

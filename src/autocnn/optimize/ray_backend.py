@@ -239,7 +239,8 @@ class RayBackend:
             settings["include_dashboard"] = False  # a local instance: start only what we use
         settings.update(options)
         try:
-            ray.init(address=address, **settings)
+            # "local" always starts a new instance; None would join a `ray start` cluster found here
+            ray.init(address=address or "local", **settings)
         except (ConnectionError, RuntimeError, ValueError) as error:
             where = "a local Ray instance" if address is None else f"the Ray cluster at {address}"
             raise RunError(

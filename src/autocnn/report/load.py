@@ -91,7 +91,7 @@ class RunData:
     @property
     def budget_unit(self) -> str:
         fidelity = self.run_settings.get("fidelity", "epochs")
-        return "epochs" if fidelity == "epochs" else f"budget ({fidelity} fidelity)"
+        return "epochs" if fidelity in ("epochs", "annealed") else f"budget ({fidelity} fidelity)"
 
 
 def _finite(value: Any) -> bool:
