@@ -89,3 +89,15 @@ def test_every_sampled_config_evaluates(dataset, tmp_path):
     for i, config in enumerate(sample_configs(get_space("seed"), 5, seed=3)):
         result = objective(Trial(i, {**config, "batch_size": 64}, budget=0.25), tmp_path / str(i))
         assert result.status in (OK, "diverged"), result.error
+
+
+def test_preloaded_splits_are_used_instead_of_the_files(dataset, tmp_path):
+    from autocnn.data import load, train_val_split
+
+    splits = train_val_split(load(dataset, "train"), 0.2, seed=0)
+    objective = TrainingObjective(f"npz:{tmp_path / 'nowhere'}", max_budget=1)
+    objective.preload(splits)  # as the Ray backend does with the object store's copy
+    result = objective(Trial(0, small_config(), budget=1), tmp_path / "t")
+    assert result.status == OK, result.error
+    missing = TrainingObjective(f"npz:{tmp_path / 'elsewhere'}", max_budget=1)
+    assert missing(Trial(0, small_config(), budget=1), tmp_path / "u").status == FAILED

@@ -172,3 +172,15 @@ def test_settings_defaults_for_absent_keys():
     settings = TrainSettings.from_config({"optimizer": "sgd"})
     assert settings.weight_decay == 0.0 and settings.lr_schedule == "constant"
     assert settings.label_smoothing == 0.0 and settings.augmentation.mode == "none"
+
+
+def test_a_net_at_chance_after_an_epoch_stops_early_when_asked(tiny_sets, tiny_config):
+    dead = {**tiny_config, "learning_rate": 1e-9}  # keeps its random init: chance level
+    stopped = train(dead, *tiny_sets, epochs=3, stop_if_not_learning=True)
+    assert stopped.status == "diverged" and stopped.error.startswith("not learning")
+    assert "chance: 25.0%" in stopped.error
+    assert stopped.epochs == 1.0 and len(stopped.history) == 1
+    assert train(dead, *tiny_sets, epochs=3).epochs == 3.0  # off by default
+    learning = {**tiny_config, "learning_rate": 0.01}
+    kept = train(learning, *tiny_sets, epochs=3, stop_if_not_learning=True)
+    assert kept.status == "ok" and kept.epochs == 3.0

@@ -68,6 +68,7 @@ class TrainingObjective:
     continue_training: bool = True
     keep_checkpoints: bool = True
     device: str = "auto"
+    stop_if_not_learning: bool = True  # a net at chance after an epoch costs no more epochs
 
     def __post_init__(self) -> None:
         if self.fidelity not in FIDELITIES:
@@ -78,13 +79,21 @@ class TrainingObjective:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def _split_key(self) -> tuple:
+        return (self.dataset, self.data_dir, self.val_fraction, self.split_seed)
+
     def splits(self) -> tuple[data.ImageSet, data.ImageSet]:
         """The train/validation split, loaded once per process."""
-        key = (self.dataset, self.data_dir, self.val_fraction, self.split_seed)
+        key = self._split_key()
         if key not in _SPLITS:
             full = data.load(self.dataset, "train", data_dir=self.data_dir)
             _SPLITS[key] = data.train_val_split(full, self.val_fraction, seed=self.split_seed)
         return _SPLITS[key]
+
+    def preload(self, splits: tuple[data.ImageSet, data.ImageSet]) -> None:
+        """Hand this process the split :meth:`splits` would load (e.g. from Ray's object store),
+        so that it never reads the dataset files; a split already cached here is kept."""
+        _SPLITS.setdefault(self._split_key(), splits)
 
     def plan(self, budget: float) -> tuple[float, float]:
         """(epochs, data fraction) that a budget buys under this fidelity."""
@@ -144,6 +153,7 @@ class TrainingObjective:
             save_to=save_to,
             device=self.device,
             init_state=init_state,
+            stop_if_not_learning=self.stop_if_not_learning,
         )
         if resume_from is not None and save_to is not None:
             resume_from.unlink(missing_ok=True)  # the longer checkpoint supersedes it

@@ -129,9 +129,7 @@ def _preload(objective: Any, splits: Any) -> None:
     from autocnn.optimize import evaluate
 
     if isinstance(objective, evaluate.TrainingObjective):
-        # The same key TrainingObjective.splits() looks up; then it never touches the files.
-        key = (objective.dataset, objective.data_dir, objective.val_fraction, objective.split_seed)
-        evaluate._SPLITS.setdefault(key, splits)
+        objective.preload(splits)  # then it never touches the files
 
 
 def _evaluate_task(

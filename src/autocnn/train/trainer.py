@@ -49,6 +49,10 @@ from autocnn.train.settings import TrainSettings
 
 OK, DIVERGED = "ok", "diverged"
 CHECK_EVERY = 50  # steps between divergence checks (each one is a device sync)
+# "Not learning": after a whole epoch, train accuracy and validation balanced accuracy both below
+# chance + this share of the way to 100 % (10 classes: 14.5 %). Such a net (dead ReLUs, a
+# learning rate that collapsed it to one class) stays there; a search should not pay for more.
+NOT_LEARNING_MARGIN = 0.05
 EVAL_BATCH_SIZE = 2048
 _AUGMENT_SEED = 0x5EED  # keeps the augmentation stream apart from the data-order stream
 
@@ -68,6 +72,7 @@ def train(
     init_state: Mapping[str, torch.Tensor] | None = None,
     param_groups: Callable[[torch.nn.Module], list[dict[str, Any]]] | None = None,
     before_epoch: Callable[[torch.nn.Module, int], None] | None = None,
+    stop_if_not_learning: bool = False,
 ) -> TrainResult:
     """Train the network of ``config`` on ``train_set`` for ``epochs`` epochs.
 
@@ -82,6 +87,10 @@ def train(
     may carry an ``"lr_factor"`` that scales the scheduled learning rate; ``before_epoch(model,
     epoch)`` runs before the steps of each epoch (e.g. to freeze layers). Pass the same hooks when
     resuming: a run stays an exact prefix only if they are pure functions of the epoch.
+
+    ``stop_if_not_learning`` ends a run whose net is still at chance level after a whole epoch
+    (see ``NOT_LEARNING_MARGIN``) with status "diverged" and the reason; BOHB's objective uses it
+    so that dead configs cost one epoch, not the whole budget.
 
     Example::
 
@@ -196,6 +205,13 @@ def train(
             if step % steps_per_epoch == 0:
                 history.append(record)
                 sums = EpochSums.zeros(dev)
+                if stop_if_not_learning and _not_learning(record, train_set.n_classes):
+                    status = DIVERGED
+                    error = (
+                        f"not learning: train accuracy {record.train_acc:.1%} and validation "
+                        f"balanced accuracy {_percent(record.val_balanced_acc)} after epoch "
+                        f"{record.epoch:g} (chance: {1 / train_set.n_classes:.1%}); stopped early"
+                    )
             else:
                 final_record = record
             if bar is not None:
@@ -253,6 +269,17 @@ def train(
         error=error,
         model=model,
     )
+
+
+def _not_learning(record: EpochRecord, n_classes: int) -> bool:
+    chance = 1.0 / max(n_classes, 1)
+    threshold = chance + NOT_LEARNING_MARGIN * (1.0 - chance)
+    val = record.val_balanced_acc
+    return record.train_acc < threshold and (val is None or val < threshold)
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
 
 
 def _epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
