@@ -100,17 +100,40 @@ def one_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     }
 
 
+def describe(config: dict[str, Any]) -> str:
+    """A short name for an extended-space config: the space default, or its main traits."""
+    from autocnn.space import default_config
+
+    default = default_config("extended")
+    same = config.keys() == default.keys() and all(
+        math.isclose(v, default[k]) if isinstance(v, float) else v == default[k]
+        for k, v in config.items()
+    )
+    if same:
+        return "the space's default"
+    widths = [config.get("stage1_channels", 0)]
+    for stage in range(2, int(config.get("n_stages", 1)) + 1):
+        widths.append(widths[-1] * config.get(f"stage{stage}_channel_multiplier", 1.0))
+    convs = [config.get(f"stage{s}_n_convs", 1) for s in range(1, len(widths) + 1)]
+    return (
+        f"{'x'.join(map(str, convs))} convs, {'/'.join(str(round(w)) for w in widths)} ch"
+        f"{', residual' if config.get('residual') else ''}, {config.get('optimizer')} "
+        f"{config.get('lr_schedule')}"
+    )
+
+
 def markdown(rows: list[dict[str, Any]], mean: float, header: str) -> str:
     lines = [
         header,
         "",
-        "| seed | evaluations | search s | incumbent (val. bal. error) | final epochs | final s "
+        "| seed | evaluations | search s | incumbent | val. bal. error | final epochs | final s "
         "| total s | test acc. | test bal. acc. |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['seed']} | {r['evaluations']} | {r['search_seconds']:.0f} "
+            f"| {describe(r['incumbent'])} "
             f"| {r['incumbent_val_loss']:.4f} @ {r['incumbent_budget']:g} ep "
             f"| {r['final_epochs']} | {r['final_seconds']:.0f} | {r['total_seconds']:.0f} "
             f"| {100 * r['test_accuracy']:.2f} % | {100 * r['test_balanced_accuracy']:.2f} % |"
@@ -134,7 +157,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-final-epochs", type=int, default=60)
     parser.add_argument("--thread-speedup", type=float, default=1.25)
     parser.add_argument("--out", default="benchmarks/results/accuracy")
+    parser.add_argument(
+        "--render", default=None, metavar="SUMMARY_JSON", help="only re-print a summary's table"
+    )
     args = parser.parse_args(argv)
+    if args.render:
+        saved = json.loads(Path(args.render).read_text())
+        print(markdown(saved["rows"], saved["mean_test_accuracy"], saved.get("header", "")))
+        return
     torch.set_num_threads(2)
     rows = []
     for seed in [int(s) for s in args.seeds.split(",")]:
@@ -149,7 +179,10 @@ def main(argv: list[str] | None = None) -> None:
     text = markdown(rows, mean, header)
     (out / "summary.md").write_text(text)
     (out / "summary.json").write_text(
-        json.dumps({"args": vars(args), "rows": rows, "mean_test_accuracy": mean}, indent=2)
+        json.dumps(
+            {"header": header, "args": vars(args), "rows": rows, "mean_test_accuracy": mean},
+            indent=2,
+        )
     )
     print(text)
 

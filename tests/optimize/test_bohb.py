@@ -261,14 +261,15 @@ def test_bohb_beats_random_search_on_the_synthetic_30d_conditional_objective():
 
 def test_start_with_default_evaluates_the_space_default_first_then_samples():
     space = CS.ConfigurationSpace(seed=0)
-    space.add([CS.Float("x", (0.0, 1.0), default=0.25), CS.Categorical("c", ["a", "b", "c"])])
+    x = CS.Float("x", (1e-4, 0.3), log=True, default=3e-3)  # a log scale rounds on decode
+    space.add([x, CS.Categorical("c", ["a", "b", "c"])])
     opt = BOHB(space, min_budget=1, max_budget=9, n_iterations=1, seed=0, start_with_default=True)
     trials = run_all(opt)
     first = trials[0]
-    assert first.config == {"x": 0.25, "c": "a"} and first.budget == 1.0
+    assert first.config == {"x": 3e-3, "c": "a"} and first.budget == 1.0
     assert all(type(v) in PLAIN for v in first.config.values())
     new_configs = [t.config for t in trials if t.previous_budget is None]
-    assert new_configs.count({"x": 0.25, "c": "a"}) == 1  # only once, then sampling as usual
+    assert new_configs.count({"x": 3e-3, "c": "a"}) == 1  # only once, then sampling as usual
     assert opt.settings["start_with_default"] is True
     plain = BOHB(space, min_budget=1, max_budget=9, n_iterations=1, seed=0)
     assert plain.ask().config != first.config

@@ -40,6 +40,7 @@ from autocnn.optimize.models import make_model
 from autocnn.optimize.models.encoding import SpaceEncoding
 from autocnn.optimize.schedule import Bracket, make_schedule
 from autocnn.optimize.trial import Result, Trial
+from autocnn.space.configs import to_plain
 
 # method name -> BOHB settings it implies
 METHODS: dict[str, dict[str, str]] = {
@@ -289,8 +290,8 @@ class BOHB:
 
     def _sample(self) -> _Entry:
         if self.start_with_default and self._next_config_id == 0:
-            default = dict(self.space.get_default_configuration())
-            return self._entry(self.encoding.decode(self.encoding.encode(default)), False)
+            # exactly the default's values (a decode of its vector could round 0.003 to 0.0029...)
+            return self._entry(to_plain(self.space.get_default_configuration()), False)
         vector = None
         if self._rng.random() >= self.random_fraction:
             vector = self.model.propose(self._rng, self._pending_vectors())
