@@ -64,6 +64,9 @@ def test_annealed_fidelity_gives_every_budget_its_complete_schedule(dataset, tmp
     short = annealed(Trial(0, config, budget=1), tmp_path / "a")
     # The prefix stops a third into the 3-epoch schedule; the annealed run decays to ~0 in 1 epoch.
     assert short.metrics["history"][-1]["lr"] < 0.05 * prefix.metrics["history"][-1]["lr"]
+    dead = annealed(Trial(1, {**config, "learning_rate": 1e6}, budget=3), tmp_path / "d")
+    assert dead.status == "diverged"
+    assert dead.cost == pytest.approx(1)  # stopped in its first epoch, not after the planned 3
     promoted = annealed(Trial(0, config, budget=3, previous_budget=1), tmp_path / "a")
     assert short.status == promoted.status == OK
     assert promoted.metrics["continued_from"] == 0 and promoted.cost == pytest.approx(3)

@@ -162,7 +162,8 @@ class TrainingObjective:
             epochs=epochs, data_fraction=fraction, continued_from=continued_from, **init_info
         )
         seconds = time.perf_counter() - start
-        cost = (epochs - continued_from) * fraction
+        # what was trained: less than planned when training stopped early (diverged, not learning)
+        cost = max(0.0, result.epochs - continued_from) * fraction
         if result.status != "ok":
             return Result(
                 DIVERGED,
