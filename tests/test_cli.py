@@ -70,6 +70,7 @@ def test_train_on_real_kmnist10k(kmnist_dir, tmp_path):
         (["train", "--dataset", "TINY", "--config", "missing.json", "--out", "X"], "missing.json"),
         (["train", "--dataset", "TINY", "--space", "huge", "--out", "X"], "huge"),
         (["optimize", "--dataset", "TINY"], "--out"),
+        (["optimize", "--dataset", "TINY", "--iterations", "0", "--out", "X"], "--time-limit"),
         (["status", "no-such-run"], "no-such-run"),
     ],
 )
@@ -136,3 +137,14 @@ def test_optimize_status_export_and_resume_of_a_finished_run(tiny, tmp_path, cap
     # Starting a new run in the same folder is refused.
     assert main(args) == 2
     assert "already holds a run" in capsys.readouterr().err
+
+
+def test_optimize_without_a_bracket_limit_stops_at_max_evaluations(tiny, tmp_path, capsys):
+    run = tmp_path / "open"
+    args = ["optimize", "--dataset", tiny, "--min-budget", "1", "--max-budget", "3"]
+    args += ["--iterations", "0", "--max-evaluations", "7", "--out", str(run), "--quiet"]
+    assert main(args) == 0
+    with sqlite3.connect(run / "run.db") as db:
+        (n,) = db.execute("select count(*) from evaluations").fetchone()
+    # 7 > the 6 evaluations that 2 brackets hold: the run went on into a third bracket
+    assert n == 7

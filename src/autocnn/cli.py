@@ -86,6 +86,13 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     out = args.resume if resume else args.out
     if out is None:
         raise AutocnnError("optimize needs --out RUN_DIR (a new run) or --resume RUN_DIR")
+    iterations = args.iterations
+    if iterations == 0:  # no bracket limit: the run ends at --time-limit / --max-evaluations
+        if args.time_limit is None and args.max_evaluations is None and not resume:
+            raise AutocnnError(
+                "--iterations 0 runs until --time-limit or --max-evaluations; give one of them"
+            )
+        iterations = None
     with RunProgress(enabled=not args.quiet) as progress:
         summary = api.optimize(
             args.dataset,
@@ -95,7 +102,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
             eta=args.eta,
             min_budget=args.min_budget,
             max_budget=args.max_budget,
-            iterations=args.iterations,
+            iterations=iterations,
             schedule=args.schedule,
             fidelity=args.fidelity,
             epochs=args.epochs,
@@ -219,7 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eta", type=float, default=3, help="successive-halving rate (3)")
     p.add_argument("--min-budget", type=float, default=1, help="smallest budget, epochs (1)")
     p.add_argument("--max-budget", type=float, default=9, help="largest budget, epochs (9)")
-    p.add_argument("--iterations", type=int, default=4, help="Hyperband brackets to run (4)")
+    p.add_argument(
+        "--iterations",
+        type=int,
+        default=4,
+        help="Hyperband brackets to run (4); 0: no limit, stop at --time-limit/--max-evaluations",
+    )
     p.add_argument(
         "--schedule",
         default="paper",

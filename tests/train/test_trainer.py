@@ -176,11 +176,12 @@ def test_settings_defaults_for_absent_keys():
 
 def test_a_net_at_chance_after_an_epoch_stops_early_when_asked(tiny_sets, tiny_config):
     dead = {**tiny_config, "learning_rate": 1e-9}  # keeps its random init: chance level
-    stopped = train(dead, *tiny_sets, epochs=3, stop_if_not_learning=True)
+    stopped = train(dead, *tiny_sets, epochs=9, stop_if_not_learning=True)
     assert stopped.status == "diverged" and stopped.error.startswith("not learning")
     assert "chance: 25.0%" in stopped.error
-    assert stopped.epochs == 1.0 and len(stopped.history) == 1
-    assert train(dead, *tiny_sets, epochs=3).epochs == 3.0  # off by default
+    # 8 steps per epoch: judged first after epoch 7, the first with >= 50 steps behind it
+    assert stopped.epochs == 7.0 and len(stopped.history) == 7
+    assert train(dead, *tiny_sets, epochs=9).epochs == 9.0  # off by default
     learning = {**tiny_config, "learning_rate": 0.01}
-    kept = train(learning, *tiny_sets, epochs=3, stop_if_not_learning=True)
-    assert kept.status == "ok" and kept.epochs == 3.0
+    kept = train(learning, *tiny_sets, epochs=9, stop_if_not_learning=True)
+    assert kept.status == "ok" and kept.epochs == 9.0

@@ -53,6 +53,7 @@ CHECK_EVERY = 50  # steps between divergence checks (each one is a device sync)
 # chance + this share of the way to 100 % (10 classes: 14.5 %). Such a net (dead ReLUs, a
 # learning rate that collapsed it to one class) stays there; a search should not pay for more.
 NOT_LEARNING_MARGIN = 0.05
+NOT_LEARNING_MIN_STEPS = 50  # judged at the first whole epoch with this many steps behind it
 EVAL_BATCH_SIZE = 2048
 _AUGMENT_SEED = 0x5EED  # keeps the augmentation stream apart from the data-order stream
 
@@ -89,8 +90,9 @@ def train(
     resuming: a run stays an exact prefix only if they are pure functions of the epoch.
 
     ``stop_if_not_learning`` ends a run whose net is still at chance level after a whole epoch
-    (see ``NOT_LEARNING_MARGIN``) with status "diverged" and the reason; BOHB's objective uses it
-    so that dead configs cost one epoch, not the whole budget.
+    and at least ``NOT_LEARNING_MIN_STEPS`` steps (see ``NOT_LEARNING_MARGIN``) with status
+    "diverged" and the reason; BOHB's objective uses it so that dead configs cost an epoch or
+    two, not their whole budget.
 
     Example::
 
@@ -205,7 +207,8 @@ def train(
             if step % steps_per_epoch == 0:
                 history.append(record)
                 sums = EpochSums.zeros(dev)
-                if stop_if_not_learning and _not_learning(record, train_set.n_classes):
+                judged = stop_if_not_learning and step >= NOT_LEARNING_MIN_STEPS
+                if judged and _not_learning(record, train_set.n_classes):
                     status = DIVERGED
                     error = (
                         f"not learning: train accuracy {record.train_acc:.1%} and validation "
