@@ -109,6 +109,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
             workers=args.workers,
             seed=args.seed,
             time_limit=args.time_limit,
+            hard_time_limit=args.hard_time_limit,
             max_evaluations=args.max_evaluations,
             resume=resume,
             warm_start=args.warm_start,
@@ -262,6 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the optimizer and of training")
     p.add_argument(
         "--time-limit", type=float, default=None, help="seconds; no new evaluation starts after it"
+    )
+    p.add_argument(
+        "--hard-time-limit",
+        action="store_true",
+        help="at --time-limit, stop running evaluations too (they stay pending; --resume re-runs "
+        "them) instead of letting them finish",
     )
     p.add_argument("--max-evaluations", type=int, default=None, help="stop after this many")
     p.add_argument(

@@ -246,6 +246,30 @@ def test_time_limit_stops_submitting_and_waits_for_running(tmp_path):
         assert store.pending() == []  # the last running evaluation was waited for and recorded
 
 
+def test_hard_time_limit_stops_running_evaluations_and_resume_reruns_them(tmp_path):
+    from autocnn.optimize.bohb import BOHB
+    from autocnn.optimize.synthetic import SyntheticObjective, conditional_space
+
+    space = conditional_space(seed=0)
+    slow = SyntheticObjective(space, max_budget=9, sleep_per_budget=30.0)  # 30-270 s each
+    optimizer = BOHB(space, min_budget=1, max_budget=9, n_iterations=1, seed=0)
+    start = time.monotonic()
+    summary = run_optimizer(
+        optimizer, slow, tmp_path, workers=2, time_limit=3.0, hard_time_limit=True
+    )
+    assert time.monotonic() - start < 20  # worker start-up + 3 s, not 30 s per evaluation
+    assert summary.stopped == "time_limit" and summary.n_evaluations == 0
+    with Store.open(tmp_path, readonly=True) as store:
+        stopped = [row.config_id for row in store.pending()]
+    assert len(stopped) == 2  # both workers were busy; nothing was recorded for them
+    fast = SyntheticObjective(space, max_budget=9)
+    again = BOHB(space, min_budget=1, max_budget=9, n_iterations=1, seed=0)
+    resumed = run_optimizer(again, fast, tmp_path, resume=True, max_evaluations=4)
+    assert resumed.n_resubmitted == 2 and resumed.n_evaluations >= 2
+    with Store.open(tmp_path, readonly=True) as store:
+        assert {r.config_id for r in store.evaluations() if r.done} >= set(stopped)
+
+
 def test_progress_events(tmp_path):
     events = []
     run_optimizer(

@@ -141,6 +141,7 @@ def optimize(
     workers: int = 1,
     seed: int = 0,
     time_limit: float | None = None,
+    hard_time_limit: bool = False,
     max_evaluations: int | None = None,
     resume: bool = False,
     warm_start: str | Path | None = None,
@@ -163,8 +164,9 @@ def optimize(
     ``out`` gets ``run.db`` (SQLite: settings, every config and evaluation), ``space.json``
     (ConfigSpace JSON), ``trials/`` (checkpoints of configs that can still be promoted) and, at
     the end, ``incumbent.json``. With ``resume=True`` the settings are read from ``out/run.db``
-    (only ``workers``, ``time_limit``, ``max_evaluations`` and the backend options may change)
-    and the run goes on where it stopped. Returns a :class:`RunSummary`.
+    (only ``workers``, the limits and the backend options may change) and the run goes on where
+    it stopped. ``hard_time_limit``: at ``time_limit``, stop the running evaluations too (they
+    stay pending for a resume) instead of waiting for them. Returns a :class:`RunSummary`.
 
     ``backend="local"`` (default) evaluates in this process (``workers=1``) or in ``workers``
     processes. ``backend="ray"`` runs each evaluation as a Ray task (see
@@ -236,6 +238,7 @@ def optimize(
             out,
             workers=workers,
             time_limit=time_limit,
+            hard_time_limit=hard_time_limit,
             max_evaluations=max_evaluations,
             resume=resume,
             on_event=on_event,

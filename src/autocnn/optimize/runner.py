@@ -9,7 +9,10 @@ again.
 
 Stopping: the run ends when the optimizer is finished, when ``max_evaluations`` evaluations exist
 in the run (resumed parts included), or after ``time_limit`` seconds of this call. On a limit no
-new evaluation is started, and the running ones are allowed to finish and are recorded.
+new evaluation is started, and the running ones are allowed to finish and are recorded; with
+``hard_time_limit=True`` the ones still running at ``time_limit`` are stopped instead (their
+workers terminated) and stay pending, so a resumed run re-runs them. A wall-clock budget is then
+kept even when one evaluation would take far longer than the budget.
 
 Example::
 
@@ -74,6 +77,7 @@ def run_optimizer(
     settings: Mapping[str, Any] | None = None,
     backend: Backend | None = None,
     prune_checkpoints: bool = True,
+    hard_time_limit: bool = False,
 ) -> RunSummary:
     """Run ``optimizer`` on ``objective`` in ``run_dir`` (see the module docstring).
 
@@ -117,13 +121,13 @@ def run_optimizer(
         resubmit = replay(store, optimizer, pruner) if resume else []
         if pruner is not None and resume:
             pruner.prune(store.incumbent(), {trial.config_id for _, trial in resubmit})
-        if backend is None:
-            backend = (
-                SerialBackend(objective) if workers == 1 else ProcessBackend(objective, workers)
-            )
+        if backend is None:  # an in-process evaluation cannot be stopped: a hard limit needs one
+            serial = workers == 1 and not (hard_time_limit and time_limit is not None)
+            backend = SerialBackend(objective) if serial else ProcessBackend(objective, workers)
         loop = _Loop(
             store, optimizer, backend, run_dir, emit, pruner, started, time_limit, max_evaluations
         )
+        loop.hard_time_limit = hard_time_limit and time_limit is not None
         emit(
             "start",
             {
@@ -250,6 +254,7 @@ class _Loop:
         self.n_asked = store.count()  # every evaluation in the run, pending ones included
         self.n_done = store.count(done_only=True)
         self.best = store.summary().best_loss
+        self.hard_time_limit = False  # stop running evaluations at the time limit
 
     def stop_reason(self) -> str | None:
         if self.time_limit is not None and time.monotonic() - self.started >= self.time_limit:
@@ -274,8 +279,19 @@ class _Loop:
                     "the optimizer has nothing to run, nothing is running and it is "
                     "not finished; this is a bug in the optimizer"
                 )
-            for trial, result in self.backend.wait():
+            for trial, result in self.backend.wait(timeout=self.wait_timeout()):
                 self.finish(trial, result)
+            if self.hard_time_limit and self.running and self.time_left() <= 0:
+                return "time_limit"  # the running evaluations stay pending; close() stops them
+
+    def time_left(self) -> float:
+        assert self.time_limit is not None
+        return self.time_limit - (time.monotonic() - self.started)
+
+    def wait_timeout(self) -> float | None:
+        """How long to wait for a result: until the time limit if it is hard, else as long as
+        it takes."""
+        return max(0.0, self.time_left()) if self.hard_time_limit else None
 
     def fill(self, queue: list[tuple[int, Trial]]) -> str | None:
         """Submit until every worker is busy; returns why no more can be asked (or None)."""
