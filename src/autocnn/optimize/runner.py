@@ -125,9 +125,9 @@ def run_optimizer(
             serial = workers == 1 and not (hard_time_limit and time_limit is not None)
             backend = SerialBackend(objective) if serial else ProcessBackend(objective, workers)
         loop = _Loop(
-            store, optimizer, backend, run_dir, emit, pruner, started, time_limit, max_evaluations
-        )
-        loop.hard_time_limit = hard_time_limit and time_limit is not None
+            store, optimizer, backend, run_dir, emit, pruner, started, time_limit, max_evaluations,
+            hard_time_limit=hard_time_limit and time_limit is not None,
+        )  # fmt: skip
         emit(
             "start",
             {
@@ -242,6 +242,7 @@ class _Loop:
         started: float,
         time_limit: float | None,
         max_evaluations: int | None,
+        hard_time_limit: bool = False,
     ) -> None:
         self.store, self.optimizer, self.backend = store, optimizer, backend
         self.run_dir, self.emit, self.pruner = run_dir, emit, pruner
@@ -254,7 +255,7 @@ class _Loop:
         self.n_asked = store.count()  # every evaluation in the run, pending ones included
         self.n_done = store.count(done_only=True)
         self.best = store.summary().best_loss
-        self.hard_time_limit = False  # stop running evaluations at the time limit
+        self.hard_time_limit = hard_time_limit  # stop running evaluations at the time limit
 
     def stop_reason(self) -> str | None:
         if self.time_limit is not None and time.monotonic() - self.started >= self.time_limit:
