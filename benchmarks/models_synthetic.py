@@ -44,16 +44,22 @@ def main() -> None:
     parser.add_argument("--methods", default=",".join(METHODS))
     args = parser.parse_args()
     costs = [float(c) for c in args.costs.split(",")]
-    print(f"{date.today()} {platform.machine()}; seeds 0..{args.seeds - 1}, workers "
-          f"{args.workers}; median noise-free incumbent loss after C epochs of compute\n")
+    print(
+        f"{date.today()} {platform.machine()}; seeds 0..{args.seeds - 1}, workers "
+        f"{args.workers}; median noise-free incumbent loss after C epochs of compute\n"
+    )
     print("| method | " + " | ".join(f"C={c:g}" for c in costs) + " | seconds |")
     print("|---|" + "---|" * (len(costs) + 1))
     for method in args.methods.split(","):
         started = time.perf_counter()
         per_seed = [run(method, seed, costs, args.workers) for seed in range(args.seeds)]
         medians = [statistics.median(values) for values in zip(*per_seed, strict=True)]
-        print(f"| {method} | " + " | ".join(f"{m:.3f}" for m in medians)
-              + f" | {time.perf_counter() - started:.0f} |", flush=True)
+        print(
+            f"| {method} | "
+            + " | ".join(f"{m:.3f}" for m in medians)
+            + f" | {time.perf_counter() - started:.0f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
