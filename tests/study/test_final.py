@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from autocnn import api, data
-from autocnn.errors import AutocnnError, DataError, RunError
+from autocnn.errors import AutocnnError, ConfigError, DataError, RunError
 from autocnn.study.command import add_commands
 from autocnn.study.final import evaluate
 from autocnn.study.predict import predict
-from autocnn.train import Normalization, evaluate_model, train
+from autocnn.train import Normalization, evaluate_model, load_model, train
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +72,40 @@ def test_saved_model_predicts_what_the_model_in_memory_predicts(tiny_pair, tmp_p
     np.savez(tmp_path / "floats.npz", x=test.x[:, 0].numpy() / 255.0)
     again = predict(tmp_path / "f", tmp_path / "floats.npz", out=tmp_path / "l2.npz")
     assert np.array_equal(again, labels)
+
+
+def test_evaluate_tests_the_seeds_models_as_one_ensemble(tiny_pair, tmp_path):
+    source, _ = tiny_pair
+    result = evaluate(config="default", dataset=source, out=tmp_path / "f", seeds=3, epochs=1)
+    test = data.load(source, "test")
+    summed = torch.zeros(len(test), test.n_classes)
+    for row in result.per_seed:  # each saved model's softmax, computed here by hand
+        net, norm, _ = load_model(tmp_path / "f" / row["model"])
+        mean = torch.tensor(norm.mean).view(1, -1, 1, 1)
+        std = torch.tensor(norm.std).view(1, -1, 1, 1)
+        with torch.inference_mode():
+            summed += torch.softmax(net((test.x.float() / 255 - mean) / std), dim=1)
+    expected = summed.argmax(1)
+    ensemble = result.summary["ensemble"]
+    assert ensemble["n_models"] == 3 and ensemble["seeds"] == [0, 1, 2]
+    assert ensemble["test_acc"] == pytest.approx(float((expected == test.y).float().mean()))
+    saved = json.loads((tmp_path / "f" / "metrics.json").read_text())
+    assert saved["summary"]["ensemble"]["test_acc"] == ensemble["test_acc"]
+    np.savez(tmp_path / "images.npz", x=test.x[:, 0].numpy())
+    labels = predict(tmp_path / "f", tmp_path / "images.npz", out=tmp_path / "e.npz", ensemble=True)
+    assert np.array_equal(labels, expected.numpy())
+    stored = np.load(tmp_path / "e.npz", allow_pickle=False)["probabilities"]
+    assert np.allclose(stored, (summed / 3).numpy(), atol=1e-5)
+    # one seed: no ensemble to report, and --ensemble needs an evaluate folder
+    single = evaluate(config="default", dataset=source, out=tmp_path / "one", seeds=1, epochs=1)
+    assert "ensemble" not in single.summary
+    with pytest.raises(ConfigError, match="--ensemble needs"):
+        predict(tmp_path / "one" / single.model, tmp_path / "images.npz",
+                out=tmp_path / "x.npz", ensemble=True)  # fmt: skip
+    (tmp_path / "f" / result.per_seed[1]["model"]).unlink()
+    with pytest.raises(RunError, match="models missing"):
+        predict(tmp_path / "f", tmp_path / "images.npz", out=tmp_path / "y.npz", ensemble=True)
+    assert not (tmp_path / "x.npz").exists() and not (tmp_path / "y.npz").exists()
 
 
 @pytest.mark.parametrize(

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
 
-from autocnn.train import accuracy, balanced_accuracy, confusion_matrix, per_class_accuracy
+from autocnn.train import (
+    accuracy,
+    balanced_accuracy,
+    confusion_matrix,
+    metrics_from_probabilities,
+    per_class_accuracy,
+)
 
 
 def test_balanced_accuracy_hand_example():
@@ -39,3 +47,18 @@ def test_metrics_agree_with_a_loop_on_random_labels():
     recalls = [np.mean(y_pred[y_true == c] == c) for c in range(7)]
     assert balanced_accuracy(y_true, y_pred) == pytest.approx(float(np.mean(recalls)))
     assert per_class_accuracy(y_true, y_pred) == pytest.approx(recalls)
+
+
+def test_metrics_from_probabilities_hand_example():
+    # three samples of class 0, one of class 1; the second class-0 sample is misclassified
+    probabilities = torch.tensor([[0.9, 0.1], [0.4, 0.6], [0.7, 0.3], [0.2, 0.8]])
+    labels = torch.tensor([0, 0, 0, 1])
+    got = metrics_from_probabilities(probabilities, labels, 2)
+    assert got.accuracy == pytest.approx(0.75)
+    assert got.balanced_accuracy == pytest.approx((2 / 3 + 1) / 2)
+    assert got.loss == pytest.approx(
+        -(math.log(0.9) + math.log(0.4) + math.log(0.7) + math.log(0.8)) / 4
+    )
+    assert got.confusion == [[2, 1], [0, 1]]
+    with pytest.raises(ValueError, match="shape"):
+        metrics_from_probabilities(probabilities, labels, 3)

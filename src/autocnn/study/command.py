@@ -3,7 +3,7 @@
 Example::
 
     autocnn evaluate runs/kmnist --out runs/kmnist-final --seeds 3
-    autocnn predict runs/kmnist-final images.npz --out labels.npz
+    autocnn predict runs/kmnist-final images.npz --out labels.npz [--ensemble]
     autocnn study --source kmnist10k-source --dest kmnist10k-dest-longtail \
         --data-dir ../shared/data/kmnist --preset small --out studies/local
 """
@@ -43,6 +43,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output .npz (labels, probabilities)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument(
+        "--ensemble",
+        action="store_true",
+        help="average the probabilities of every model of an evaluate / transfer folder",
+    )
     p.set_defaults(func=cmd_predict)
 
     p = subparsers.add_parser(
@@ -80,6 +85,13 @@ def print_final(result: Any, out: str) -> None:
         f"{format_mean_std(s['test_balanced_acc'])} % over {s['n_ok']} seed(s); train accuracy "
         f"{format_mean_std(s['train_acc'])} %; {s['n_params']} parameters; {s['seconds']:.0f} s"
     )
+    if "ensemble" in s:
+        e = s["ensemble"]
+        print(
+            f"the {e['n_models']} models as one ensemble: test accuracy {100 * e['test_acc']:.2f} "
+            f"%, balanced accuracy {100 * e['test_balanced_acc']:.2f} % (autocnn predict "
+            f"{out} IMAGES.npz --ensemble)"
+        )
     print(f"wrote {out}/metrics.json and {out}/{result.model}")
 
 
@@ -109,7 +121,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from autocnn.study.predict import predict
 
     labels = predict(
-        args.model, args.images, out=args.out, overwrite=args.overwrite, device=args.device
+        args.model,
+        args.images,
+        out=args.out,
+        overwrite=args.overwrite,
+        device=args.device,
+        ensemble=args.ensemble,
     )
     counts = np.bincount(labels)
     print(f"wrote {len(labels)} labels to {args.out}; per class: {counts.tolist()}")

@@ -4,9 +4,11 @@
 seed, then measures it on the test part: accuracy and balanced accuracy as mean ± std over the
 seeds, train accuracy (the trained net on its training data, eval mode), wall time, parameter
 count. Each seed's model is saved in the trainer's checkpoint format (state dict, config, class
-count, input normalisation), and everything lands in ``metrics.json``. With ``validate=True`` a
-first run on the train/validation split reports a validation score too (for configs that have
-none from a search, e.g. the default config).
+count, input normalisation), and everything lands in ``metrics.json``. With two or more seeds the
+models are also tested as one ensemble, their class probabilities averaged
+(``summary["ensemble"]``; ``autocnn predict FOLDER --ensemble`` predicts with it). With
+``validate=True`` a first run on the train/validation split reports a validation score too (for
+configs that have none from a search, e.g. the default config).
 
 Example::
 
@@ -96,8 +98,15 @@ def final_evaluation(
     This is where the test part is read (once). ``validate()`` (optional) trains on the
     train/validation split and returns a TrainResult whose validation metrics are reported.
     """
+    import torch
+
     from autocnn.artifacts import write_json
-    from autocnn.train import Normalization, evaluate_model
+    from autocnn.train import (
+        Normalization,
+        class_probabilities,
+        evaluate_model,
+        metrics_from_probabilities,
+    )
 
     if not seeds:
         raise ConfigError("a final evaluation needs at least one seed (--seeds 1 or more)")
@@ -116,6 +125,7 @@ def final_evaluation(
     train_set = data.load(dataset, "train", data_dir=data_dir)
     test_set = data.load(dataset, "test", data_dir=data_dir)  # the one read of the test part
     per_seed = []
+    test_probabilities = []  # of each trained model, for the ensemble's metrics
     for seed in seeds:
         save_to = out / MODELS_DIR / f"seed-{seed}.pt"
         started = time.perf_counter()
@@ -132,6 +142,9 @@ def final_evaluation(
             norm = Normalization.from_dict(result.normalization)
             on_train = evaluate_model(result.model, train_set, normalization=norm)
             on_test = evaluate_model(result.model, test_set, normalization=norm)
+            test_probabilities.append(
+                class_probabilities(result.model, test_set.x, normalization=norm)
+            )
             row.update(
                 train_acc=on_train.accuracy,
                 train_balanced_acc=on_train.balanced_accuracy,
@@ -164,6 +177,17 @@ def final_evaluation(
         class_counts_test=test_set.class_counts().tolist(),
         seconds=sum(r["seconds"] for r in per_seed),
     )
+    if len(ok) > 1:  # the models' averaged probabilities, tested as one model
+        averaged = torch.stack(test_probabilities).mean(dim=0)
+        together = metrics_from_probabilities(averaged, test_set.y, test_set.n_classes)
+        summary["ensemble"] = {
+            "n_models": len(ok),
+            "seeds": [r["seed"] for r in ok],
+            "test_acc": together.accuracy,
+            "test_balanced_acc": together.balanced_accuracy,
+            "test_loss": together.loss,
+            "test_per_class_acc": together.per_class_acc,
+        }
     final = FinalResult(
         dataset=dataset,
         config=config,

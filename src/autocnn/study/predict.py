@@ -3,6 +3,7 @@
 Example::
 
     labels = predict("runs/kmnist-final", "images.npz", out="labels.npz")
+    labels = predict("runs/kmnist-final", "images.npz", out="labels.npz", ensemble=True)
 """
 
 from __future__ import annotations
@@ -19,6 +20,31 @@ def model_file(model: str | Path) -> Path:
     from autocnn.transfer.weights import source_checkpoint
 
     return source_checkpoint(model)
+
+
+def ensemble_files(folder: str | Path) -> list[Path]:
+    """Every model an ``evaluate`` / ``transfer weights`` folder trained (its ``metrics.json``)."""
+    import json
+
+    folder = Path(folder)
+    metrics = folder / "metrics.json"
+    if not metrics.is_file():
+        raise ConfigError(
+            f"{folder}: --ensemble needs the folder of `autocnn evaluate` or `transfer weights` "
+            "(with metrics.json), not a single model"
+        )
+    try:
+        rows = json.loads(metrics.read_text()).get("per_seed", [])
+        named = [row["model"] for row in rows if row.get("model")]
+    except (OSError, ValueError, AttributeError, TypeError, KeyError) as exc:
+        raise RunError(f"{metrics}: unreadable ({exc}); run `autocnn evaluate` again") from exc
+    missing = [name for name in named if not (folder / name).is_file()]
+    if not named or missing:
+        raise RunError(
+            f"{metrics}: models missing ({', '.join(missing) or 'none listed'}); run "
+            "`autocnn evaluate` again into a new folder"
+        )
+    return [folder / name for name in named]
 
 
 def read_images(path: str | Path, input_shape: tuple[int, int, int]) -> np.ndarray:
@@ -75,33 +101,40 @@ def predict(
     batch_size: int = 2048,
     device: str = "cpu",
     overwrite: bool = False,
+    ensemble: bool = False,
 ) -> np.ndarray:
     """Predict the class of every image in ``images`` (.npz); write ``out`` (.npz: ``labels``).
 
-    ``out`` also holds ``probabilities`` (N, n_classes, float32). An existing ``out`` is not
+    ``out`` also holds ``probabilities`` (N, n_classes, float32). With ``ensemble``, ``model``
+    is an ``evaluate`` / ``transfer weights`` folder and the probabilities are the average of
+    all its models' (the ensemble its ``metrics.json`` reports). An existing ``out`` is not
     overwritten unless ``overwrite``.
     """
     import torch
 
-    from autocnn.train import load_checkpoint, load_model
-    from autocnn.train.inputs import prepare_batch
+    from autocnn.train import class_probabilities, load_checkpoint, load_model
 
     out = Path(out)
     if out.suffix != ".npz":
         raise ConfigError(f"--out {out} must end in .npz")
     if out.exists() and not overwrite:
         raise RunError(f"{out} exists; choose another --out file (nothing was overwritten)")
-    path = model_file(model)
-    net, norm, _ = load_model(path, device)
-    input_shape = tuple(int(v) for v in load_checkpoint(path)["input_shape"])
-    x = torch.from_numpy(read_images(images, input_shape))  # type: ignore[arg-type]
-    mean, std = norm.tensors(device)
-    chunks = []
-    with torch.inference_mode():
-        for start in range(0, len(x), batch_size):
-            batch = prepare_batch(x[start : start + batch_size].to(device), mean, std)
-            chunks.append(torch.softmax(net(batch).float(), dim=1).cpu())
-    probabilities = torch.cat(chunks).numpy().astype(np.float32)
+    paths = ensemble_files(model) if ensemble else [model_file(model)]
+    checkpoints = [load_checkpoint(path) for path in paths]
+    shapes = {tuple(int(v) for v in c["input_shape"]) for c in checkpoints}
+    n_classes = {int(c["n_classes"]) for c in checkpoints}
+    if len(shapes) > 1 or len(n_classes) > 1:
+        raise RunError(
+            f"{model}: the ensemble's models take different inputs or classes ({sorted(shapes)}, "
+            f"{sorted(n_classes)}); predict with one model (drop --ensemble)"
+        )
+    x = torch.from_numpy(read_images(images, shapes.pop()))  # type: ignore[arg-type]
+    summed = None
+    for path in paths:
+        net, norm, _ = load_model(path, device)
+        p = class_probabilities(net, x, normalization=norm, batch_size=batch_size, device=device)
+        summed = p if summed is None else summed + p
+    probabilities = (summed / len(paths)).numpy().astype(np.float32)
     labels = probabilities.argmax(axis=1).astype(np.int64)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp.npz")

@@ -21,8 +21,10 @@ from autocnn.train.metrics import (
     EvalMetrics,
     accuracy,
     balanced_accuracy,
+    class_probabilities,
     confusion_matrix,
     evaluate_model,
+    metrics_from_probabilities,
     per_class_accuracy,
 )
 from autocnn.train.results import EpochRecord, TrainResult
@@ -42,6 +44,7 @@ __all__ = [
     "TrainSettings",
     "accuracy",
     "balanced_accuracy",
+    "class_probabilities",
     "config_hash",
     "config_json",
     "confusion_matrix",
@@ -49,6 +52,7 @@ __all__ = [
     "learning_rate_at",
     "load_checkpoint",
     "load_model",
+    "metrics_from_probabilities",
     "per_class_accuracy",
     "prepare_batch",
     "save_checkpoint",

@@ -143,3 +143,64 @@ def evaluate_model(
         confusion=confusion.tolist(),
         n=n,
     )
+
+
+def class_probabilities(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    *,
+    normalization: Normalization,
+    batch_size: int = 2048,
+    device: str | torch.device | None = None,
+) -> torch.Tensor:
+    """Softmax class probabilities (N, n_classes, float32, on the CPU) of uint8 ``images``.
+
+    Eval mode, no grad, in float32 (no autocast: probabilities of several models are averaged,
+    see :func:`metrics_from_probabilities`). The model's train/eval mode is restored afterwards.
+    """
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    mean, std = normalization.tensors(device)
+    was_training = model.training
+    model.eval()
+    chunks = []
+    with torch.inference_mode():
+        for start in range(0, len(images), batch_size):
+            batch = prepare_batch(images[start : start + batch_size].to(device), mean, std)
+            chunks.append(torch.softmax(model(batch).float(), dim=1).cpu())
+    model.train(was_training)
+    if not chunks:
+        return torch.zeros(0, 0)
+    return torch.cat(chunks)
+
+
+def metrics_from_probabilities(
+    probabilities: torch.Tensor, labels: torch.Tensor, n_classes: int
+) -> EvalMetrics:
+    """EvalMetrics of predicted class probabilities, e.g. an ensemble's averaged ones.
+
+    The loss is the negative log-likelihood of the true class (cross-entropy of the averaged
+    distribution, probabilities clamped at 1e-12).
+
+    Example::
+
+        averaged = torch.stack([class_probabilities(m, x, normalization=n) for m in models]).mean(0)
+        metrics_from_probabilities(averaged, y, n_classes).accuracy
+    """
+    labels = labels.reshape(-1).to(torch.int64).cpu()
+    n = len(labels)
+    if tuple(probabilities.shape) != (n, n_classes):
+        raise ValueError(
+            f"probabilities of shape {tuple(probabilities.shape)} for {n} labels and "
+            f"{n_classes} classes"
+        )
+    predicted = probabilities.argmax(dim=1)
+    picked = probabilities.gather(1, labels[:, None]).clamp_min(1e-12)
+    confusion = _confusion(labels, predicted, n_classes).numpy()
+    return EvalMetrics(
+        loss=float(-picked.double().log().mean()) if n else float("nan"),
+        accuracy=float(np.trace(confusion) / max(n, 1)),
+        balanced_accuracy=balanced_from_confusion(confusion),
+        per_class_acc=per_class_from_confusion(confusion),
+        confusion=confusion.tolist(),
+        n=n,
+    )
