@@ -38,7 +38,8 @@ import torch
 from autocnn import api
 from autocnn.optimize.store import Store
 
-SAFETY_SECONDS = 30.0  # model saving, test pass, process start
+SAFETY_SECONDS = 30.0  # process start, data loading
+EVAL_SECONDS_PER_MODEL = 15.0  # each final model's train + test passes and saving (measured)
 
 
 def seconds_per_epoch(run_dir: Path, config_id: int) -> float:
@@ -83,7 +84,7 @@ def one_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     # Full-data epochs are 8,000 / 6,400 = 1.25 times the search's epochs; one process with two
     # threads trains faster than one of two single-thread workers (--thread-speedup).
     per_epoch = 1.25 * seconds_per_epoch(out / "search", incumbent.config_id) / args.thread_speedup
-    left = args.total_seconds - search_wall
+    left = args.total_seconds - search_wall - args.final_seeds * EVAL_SECONDS_PER_MODEL
     epochs = final_epochs(
         left, per_epoch * args.final_seeds, args.min_final_epochs, args.max_final_epochs
     )

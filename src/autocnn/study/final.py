@@ -141,10 +141,9 @@ def final_evaluation(
         if result.status == "ok":
             norm = Normalization.from_dict(result.normalization)
             on_train = evaluate_model(result.model, train_set, normalization=norm)
-            on_test = evaluate_model(result.model, test_set, normalization=norm)
-            test_probabilities.append(
-                class_probabilities(result.model, test_set.x, normalization=norm)
-            )
+            probabilities = class_probabilities(result.model, test_set.x, normalization=norm)
+            test_probabilities.append(probabilities)
+            on_test = metrics_from_probabilities(probabilities, test_set.y, test_set.n_classes)
             row.update(
                 train_acc=on_train.accuracy,
                 train_balanced_acc=on_train.balanced_accuracy,
