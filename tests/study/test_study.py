@@ -88,6 +88,34 @@ def test_resume_skips_finished_stages_and_redoes_only_missing_ones(smoke, tiny_p
         study(*tiny_pair, out=out, preset="smoke")
 
 
+def test_time_budgeted_searches_stop_on_time_and_a_resume_gets_only_what_is_left(
+    tiny_pair, tmp_path, monkeypatch
+):
+    from autocnn.optimize.store import Store
+    from autocnn.study import presets
+
+    # like `small`: no iteration limit, a wall-clock budget per search (tiny here)
+    timed = presets.Preset("timed", 3, 1 / 3, 1.0, None, 0.25, 1, 0.25, 0, 0.1, 6.0, 3.0)
+    monkeypatch.setitem(presets.PRESETS, "timed", timed)
+    out = tmp_path / "s"
+    study(*tiny_pair, out=out, preset="timed", dest_bohb=False)
+    searches = {
+        name: json.loads((out / "stages" / f"{name}.json").read_text())
+        for name in ("bohb-source", "config-dest")
+    }
+    one_iteration = 5 + 3  # evaluations of a Hyperband iteration with eta 3, budgets 1/3..1
+    for name, budget in (("bohb-source", 6.0), ("config-dest", 3.0)):
+        # it went on past one iteration and stopped at its budget (+ the evaluations in flight)
+        assert searches[name]["n_evaluations"] > one_iteration
+        assert budget - 2.0 < searches[name]["wall_seconds"] < budget + 5.0
+    # killed after the source search: the resumed search has no time left and adds nothing
+    for name in ("bohb-source", "final-source", "weights-dest", "config-dest"):
+        (out / "stages" / f"{name}.json").unlink()
+    study(out=out, resume=True)
+    with Store.open(out / "runs" / "bohb-source", readonly=True) as store:
+        assert store.summary().n_done == searches["bohb-source"]["n_evaluations"]
+
+
 def test_local_splits_are_disjoint_and_long_tailed():
     labels = np.repeat(np.arange(10), 800)
     np.random.default_rng(0).shuffle(labels)

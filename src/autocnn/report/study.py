@@ -172,11 +172,17 @@ def settings_table(study: dict[str, Any]) -> Table:
     rows.append(["metric", study.get("metric")])
     if preset:
         budgets = f"{preset.get('min_budget', 0):.3g} \u2026 {preset.get('max_budget', 0):.3g}"
+        searches = f"{preset.get('iterations')} BOHB iterations"
+        if preset.get("source_search_seconds") is not None:  # time-budgeted searches
+            searches = (
+                f"BOHB for {preset['source_search_seconds']:.0f} s on the source, "
+                f"{preset.get('dest_search_seconds', 0):.0f} s per search on the destination"
+            )
         rows.append(
             [
                 f"preset {preset.get('name', '')}".strip(),
                 f"eta {preset.get('eta')}, budgets {budgets} epochs, "
-                f"{preset.get('iterations')} BOHB iterations; final training "
+                f"{searches}; final training "
                 f"{preset.get('final_epochs')} epochs \u00d7 {preset.get('seeds')} seeds; "
                 f"fine-tuning {preset.get('finetune_epochs')} epochs (head only for "
                 f"{preset.get('freeze_epochs')}, backbone lr \u00d7"

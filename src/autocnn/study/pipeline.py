@@ -155,12 +155,27 @@ class _Context:
 
         return self._final(folder, run)
 
-    def _search(self, folder: str, run: Callable[[Path, bool], Any]) -> dict[str, Any]:
+    def _time_left(self, folder: str) -> float | None:
+        """The preset's wall-clock budget for this search, less what an earlier session used."""
+        from autocnn.optimize.store import STORE_NAME, Store
+
+        budget = self.preset.search_seconds(folder)
+        path = self.out / "runs" / folder / STORE_NAME
+        if budget is None or not path.is_file():
+            return budget
+        with Store.open(path, readonly=True) as store:
+            totals = store.summary()
+        spent = (totals.last_finished or 0.0) - (totals.first_submitted or 0.0)
+        return max(0.0, budget - max(0.0, spent))
+
+    def _search(
+        self, folder: str, run: Callable[[Path, bool, float | None], Any]
+    ) -> dict[str, Any]:
         """A search into ``runs/folder``, resumed when its run.db exists."""
         from autocnn.optimize.store import STORE_NAME, Store
 
         target = self.out / "runs" / folder
-        summary = run(target, (target / STORE_NAME).is_file())
+        summary = run(target, (target / STORE_NAME).is_file(), self._time_left(folder))
         if summary.incumbent is None:
             raise RunError(f"the search in {target} found no working config; see its run.db")
         with Store.open(target / STORE_NAME, readonly=True) as store:
@@ -184,11 +199,11 @@ class _Context:
 
         p, s = self.preset, self.settings
 
-        def run(target: Path, resume: bool):
+        def run(target: Path, resume: bool, time_limit: float | None):
             return optimize(
                 dataset, out=target, space_name=s["space"], eta=p.eta, min_budget=p.min_budget,
                 max_budget=p.max_budget, iterations=p.iterations, workers=self.workers,
-                seed=s["seed"], resume=resume, data_dir=s["data_dir"],
+                seed=s["seed"], resume=resume, data_dir=s["data_dir"], time_limit=time_limit,
             )  # fmt: skip
 
         return self._search(folder, run)
@@ -261,12 +276,12 @@ class _Context:
         p, s = self.preset, self.settings
         init = self.out / "final" / "bohb-source" if s["init_weights"] else False
 
-        def run(target: Path, resume: bool):
+        def run(target: Path, resume: bool, time_limit: float | None):
             return transfer_config(
                 self.out / "runs" / "bohb-source", self.datasets["dest"], out=target,
                 init_weights=init, eta=p.eta, min_budget=p.min_budget, max_budget=p.max_budget,
                 iterations=p.iterations, workers=self.workers, seed=s["seed"], resume=resume,
-                data_dir=s["data_dir"],
+                data_dir=s["data_dir"], time_limit=time_limit,
             )  # fmt: skip
 
         return self._search("config-dest", run)
