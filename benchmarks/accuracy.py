@@ -12,7 +12,7 @@ Per seed, one clock for everything:
    accuracies are reported too). The epoch count is chosen to fill what is left of
    ``--total-seconds``: from the incumbent's own measured seconds per epoch during the search
    (one thread, two workers side by side; the final run has both threads: divided by
-   ``--thread-speedup``; the three runs of BENCHMARKS.md section 7 trained 1.95-1.98 times
+   ``--thread-speedup``; in BENCHMARKS.md section 7 the final runs trained 1.6-2.1 times
    faster than that), capped to ``[--min-final-epochs, --max-final-epochs]``.
 
     python benchmarks/accuracy.py --data-dir ../shared/data/kmnist --seeds 0,1,2 \\
