@@ -13,9 +13,9 @@ learning rate. ``paper`` is the seed study's BOHB setting (eta 3, budgets 1..9 e
 Hyperband iterations) for every search. ``small`` gives each search a wall-clock budget instead
 (as many brackets as fit; evaluations running at the limit finish): BOHB on the source 10
 minutes, configuration transfer and BOHB from scratch on the destination 6 minutes each, so the
-whole study takes about half an hour on 2 cores with the local KMNIST-10k datasets (timed in
-BENCHMARKS.md); a resumed search gets what is left of its budget. ``smoke`` checks the whole
-pipeline in a minute or two on tiny data.
+whole study takes about half an hour on 2 cores with the local KMNIST-10k datasets (29.5 min,
+BENCHMARKS.md section 8); a resumed search gets what is left of its budget. ``smoke`` checks the
+whole pipeline in a minute or two on tiny data.
 
 Example::
 
