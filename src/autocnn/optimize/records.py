@@ -125,5 +125,10 @@ class StoreSummary:
     last_finished: float | None = None
 
     @property
+    def wall_seconds(self) -> float:
+        """From the first submission to the last finished evaluation (0.0 before any)."""
+        return max(0.0, (self.last_finished or 0.0) - (self.first_submitted or 0.0))
+
+    @property
     def best_loss(self) -> float | None:
         return None if self.incumbent is None else self.incumbent.loss

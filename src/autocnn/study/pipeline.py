@@ -165,8 +165,7 @@ class _Context:
             return budget
         with Store.open(path, readonly=True) as store:
             totals = store.summary()
-        spent = (totals.last_finished or 0.0) - (totals.first_submitted or 0.0)
-        return max(0.0, budget - max(0.0, spent))
+        return max(0.0, budget - totals.wall_seconds)
 
     def _search(
         self, folder: str, run: Callable[[Path, bool, float | None], Any]
@@ -190,7 +189,7 @@ class _Context:
             "val_acc": metrics.get("val_acc"),
             "val_balanced_acc": metrics.get("val_balanced_acc"),
             "compute_seconds": totals.seconds,
-            "wall_seconds": (totals.last_finished or 0.0) - (totals.first_submitted or 0.0),
+            "wall_seconds": totals.wall_seconds,
             "epochs_trained": totals.cost,
         }
 
