@@ -112,7 +112,7 @@ def predict(
     """
     import torch
 
-    from autocnn.train import class_probabilities, load_checkpoint, load_model
+    from autocnn.train import class_probabilities, load_checkpoint, model_from_checkpoint
 
     out = Path(out)
     if out.suffix != ".npz":
@@ -130,8 +130,8 @@ def predict(
         )
     x = torch.from_numpy(read_images(images, shapes.pop()))  # type: ignore[arg-type]
     summed = None
-    for path in paths:
-        net, norm, _ = load_model(path, device)
+    for path, checkpoint in zip(paths, checkpoints, strict=True):
+        net, norm, _ = model_from_checkpoint(checkpoint, device, where=path)
         p = class_probabilities(net, x, normalization=norm, batch_size=batch_size, device=device)
         summed = p if summed is None else summed + p
     probabilities = (summed / len(paths)).numpy().astype(np.float32)

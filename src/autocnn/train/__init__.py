@@ -14,6 +14,7 @@ from autocnn.train.checkpoint import (
     config_json,
     load_checkpoint,
     load_model,
+    model_from_checkpoint,
     save_checkpoint,
 )
 from autocnn.train.inputs import Normalization, prepare_batch
@@ -53,6 +54,7 @@ __all__ = [
     "load_checkpoint",
     "load_model",
     "metrics_from_probabilities",
+    "model_from_checkpoint",
     "per_class_accuracy",
     "prepare_batch",
     "save_checkpoint",

@@ -135,17 +135,23 @@ def load_model(
         model, norm, config = load_model("runs/default/model.pt")
         metrics = evaluate_model(model, test_set, normalization=norm)
     """
+    return model_from_checkpoint(load_checkpoint(path), device, where=path)
+
+
+def model_from_checkpoint(
+    payload: dict[str, Any], device: str | torch.device = "cpu", *, where: str | Path = "checkpoint"
+) -> tuple[torch.nn.Module, Normalization, dict[str, Any]]:
+    """``load_model`` for a payload already read by ``load_checkpoint`` (no second read)."""
     from autocnn.model import build_model
     from autocnn.train.inputs import to_device
 
-    payload = load_checkpoint(path)
     config = json.loads(payload["config"])
     model = build_model(config, tuple(payload["input_shape"]), int(payload["n_classes"]))
     try:
         model.load_state_dict(payload["model"])
     except RuntimeError as error:
         raise CheckpointError(
-            f"checkpoint {path} does not fit the model its config builds ({error}); "
+            f"checkpoint {where} does not fit the model its config builds ({error}); "
             "it was written by an incompatible autocnn version: retrain"
         ) from error
     to_device(model, device).eval()
