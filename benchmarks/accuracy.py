@@ -181,7 +181,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--min-final-epochs", type=int, default=9)
     parser.add_argument("--max-final-epochs", type=int, default=60)
     parser.add_argument(
-        "--final-seeds", type=int, default=1, help="final models, ensembled when 2+ (one model trained longer did better, §7)"
+        "--final-seeds",
+        type=int,
+        default=1,
+        help="final models, ensembled when 2+ (one model trained longer did better, §7)",
     )
     parser.add_argument("--thread-speedup", type=float, default=1.7)
     parser.add_argument(

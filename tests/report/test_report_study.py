@@ -14,7 +14,13 @@ from report_helpers import check_self_contained, confusion, parse
 
 from autocnn.report import report
 from autocnn.report.analysis import NothingToShow
-from autocnn.report.study import comparison_figure, final_table, load_final_evaluations, mean_std
+from autocnn.report.study import (
+    comparison_figure,
+    detail_table,
+    final_table,
+    load_final_evaluations,
+    mean_std,
+)
 
 MARKDOWN = "# autocnn study: MARKDOWN-BLOB\n| dataset | default |\n"
 
@@ -98,6 +104,16 @@ def test_final_table_matches_study_md():
     ]  # fmt: skip
     assert table.strong == [(0, 2), (1, 4)]  # the best cells
     assert mean_std(None) == "-" and mean_std({"mean": None}) == "-"
+
+
+def test_detail_table_shows_the_seeds_ensemble_where_there_is_one():
+    payload = study_payload()
+    payload["rows"][1]["ensemble_test_balanced_acc"] = 0.7525  # BOHB on the source: 2 seeds
+    payload["rows"][4]["ensemble_test_balanced_acc"] = None  # an evaluation with one seed
+    table = detail_table(payload)  # row 0 has no such key: a study.json from before the column
+    column = table.columns.index("ensemble bal. acc")
+    assert column == table.columns.index("test bal. acc") + 1
+    assert [r[column] for r in table.rows] == ["-", "75.25", "-", "-", "-", "-"]
 
 
 def test_study_report_shows_tables_chart_and_pooled_final_evaluations(study_dir, tmp_path):

@@ -53,9 +53,16 @@ def test_smoke_study_runs_every_stage_and_writes_the_table(smoke):
         assert 0.0 <= row["test_balanced_acc"]["mean"] <= 1.0
         assert len(row["test_balanced_acc"]["values"]) == 2  # smoke: 2 seeds
         assert row["val_balanced_acc"] is not None and row["train_acc"]["mean"] is not None
+        # the two seeds' models as one ensemble, as that final evaluation's metrics.json has it
+        metrics = json.loads(
+            (out / row["model"].rsplit("/models/", 1)[0] / "metrics.json").read_text()
+        )
+        ensemble = metrics["summary"]["ensemble"]
+        assert ensemble["n_models"] == 2
+        assert row["ensemble_test_balanced_acc"] == ensemble["test_balanced_acc"]
     assert result["summary"]["dest"]["best"] in {"default", "bohb", "weights", "config"}
     markdown = (out / "study.md").read_text()
-    assert "weight transfer" in markdown and "± " in markdown
+    assert "weight transfer" in markdown and "± " in markdown and "ensemble bal. acc" in markdown
     weights = json.loads((out / "final" / "weights-dest" / "metrics.json").read_text())
     assert weights["freeze_epochs"] == 1 and weights["summary"]["n_classes"] == 6
 
