@@ -80,6 +80,7 @@ def one_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
         seed=seed,
         time_limit=args.search_seconds,
         hard_time_limit=not args.soft_time_limit,
+        start_with_default=not args.no_default_first,
     )
     search_wall = time.monotonic() - started
     incumbent = summary.incumbent
@@ -191,6 +192,11 @@ def main(argv: list[str] | None = None) -> None:
         "--soft-time-limit",
         action="store_true",
         help="let evaluations running at --search-seconds finish (default: stop them)",
+    )
+    parser.add_argument(
+        "--no-default-first",
+        action="store_true",
+        help="do not evaluate the space's default first: what BOHB finds from its own proposals",
     )
     parser.add_argument("--out", default="benchmarks/results/accuracy")
     parser.add_argument(
