@@ -6,11 +6,12 @@ Per seed, one clock for everything:
    budgets in epochs, each with its complete LR schedule: ``--fidelity annealed``) until
    ``--search-seconds`` have passed (evaluations still running then are stopped: one big net
    at the max budget could otherwise take longer than the whole budget);
-2. ``evaluate`` the incumbent: retrain it ``--final-seeds`` times (seeds ``seed, seed + 1``) on
-   all 8,000 train images and test the models on the 2,000 held-out test images (the only read
-   of the test part) as one ensemble, their class probabilities averaged (the single models'
-   accuracies are reported too). The epoch count is chosen to fill what is left of
-   ``--total-seconds``: from the incumbent's own measured seconds per epoch during the search
+2. ``evaluate`` the incumbent: retrain it ``--final-seeds`` times (default once; seeds ``seed,
+   seed + 1, ...``) on all 8,000 train images and test it on the 2,000 held-out test images (the
+   only read of the test part); with 2+ models also as one ensemble, their class probabilities
+   averaged (the single models' accuracies are reported too). The epoch count is chosen to fill
+   what is left of ``--total-seconds``: from the incumbent's own measured seconds per epoch
+   during the search
    (one thread, two workers side by side; the final run has both threads: divided by
    ``--thread-speedup``; in BENCHMARKS.md section 7 the final runs trained 1.6-2.1 times
    faster than that, so the default 1.7 keeps a margin), capped to
