@@ -11,9 +11,8 @@ Per seed, one clock for everything:
    only read of the test part); with 2+ models also as one ensemble, their class probabilities
    averaged (the single models' accuracies are reported too). The epoch count is chosen to fill
    what is left of ``--total-seconds``: from the incumbent's own measured seconds per epoch
-   during the search
-   (one thread, two workers side by side; the final run has both threads: divided by
-   ``--thread-speedup``; in BENCHMARKS.md section 7 the final runs trained 1.6-2.1 times
+   during the search (one thread, two workers side by side; the final run has both threads:
+   divided by ``--thread-speedup``; in BENCHMARKS.md section 7 the final runs trained 1.6-2.1 times
    faster than that, so the default 1.7 keeps a margin), capped to
    ``[--min-final-epochs, --max-final-epochs]``.
 
