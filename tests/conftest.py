@@ -1,4 +1,5 @@
-"""Shared fixtures: where the real KMNIST files live on our machines (../shared beside the repo)."""
+"""Shared fixtures: where the real KMNIST files live on our machines (../shared beside the repo),
+tiny synthetic datasets, one torch thread per test."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
+
+from autocnn import data
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_KMNIST = REPO.parent / "shared" / "data" / "kmnist"
@@ -27,3 +30,27 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def tiny_pair(tmp_path_factory):
+    root = tmp_path_factory.mktemp("datasets")
+    data.write_synthetic(root / "src", "kmnist", n_classes=4, n_train=160, n_test=40,
+                         imbalance=1.0, image_size=12)  # fmt: skip
+    data.write_synthetic(root / "dst", "k49", n_classes=6, n_train=150, n_test=48,
+                         imbalance=5.0, image_size=12, seed=1)  # fmt: skip
+    return f"npz:{root / 'src'}", f"npz:{root / 'dst'}"
+
+
+@pytest.fixture()
+def load_log(monkeypatch):
+    """Record every data.load call as (dataset, part)."""
+    calls: list[tuple[str, str]] = []
+    real = data.load
+
+    def logged(name, part="train", *args, **kwargs):
+        calls.append((name, part))
+        return real(name, part, *args, **kwargs)
+
+    monkeypatch.setattr(data, "load", logged)
+    return calls

@@ -41,9 +41,9 @@ __all__ = [  # noqa: F822
 
 # name -> module that defines it (imported lazily, see the module docstring)
 _LATER_STAGES = {
-    "evaluate": "autocnn.study.final",
-    "predict": "autocnn.study.final",
-    "transfer_weights": "autocnn.study.final",
+    "evaluate": "autocnn.final.evaluation",
+    "predict": "autocnn.final.predict",
+    "transfer_weights": "autocnn.transfer.weight_transfer",
     "transfer_config": "autocnn.transfer.search",
     "study": "autocnn.study.pipeline",
     "report": "autocnn.report",

@@ -345,10 +345,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder for the two files")
     p.set_defaults(func=cmd_export)
     # Commands of the later pipeline stages live beside their code (argparse only, as here).
+    from autocnn.final.command import add_commands as add_final_commands
     from autocnn.report.command import add_commands as add_report_commands
     from autocnn.study.command import add_commands as add_study_commands
     from autocnn.transfer.command import add_commands as add_transfer_commands
 
+    add_final_commands(commands)
     add_transfer_commands(commands)
     add_study_commands(commands)
     add_report_commands(commands)

@@ -143,7 +143,7 @@ class _Context:
         return {"folder": str(target.relative_to(self.out)), "final": _slim(payload)}
 
     def _evaluate(self, folder: str, **kwargs: Any) -> dict[str, Any]:
-        from autocnn.study.final import evaluate
+        from autocnn.final.evaluation import evaluate
 
         p = self.preset
 
@@ -255,7 +255,7 @@ class _Context:
         return self._evaluate("bohb-source", run=self.out / "runs" / "bohb-source")
 
     def stage_weights_dest(self) -> dict[str, Any]:
-        from autocnn.study.final import transfer_weights
+        from autocnn.transfer.weight_transfer import transfer_weights
 
         p, s = self.preset, self.settings
 

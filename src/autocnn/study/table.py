@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from autocnn.study.final import format_mean_std
+from autocnn.final.evaluation import format_mean_std
 
 # (dataset role, method, label, final-evaluation stage, search stage)
 METHODS = (

@@ -24,6 +24,7 @@ from autocnn.transfer.config import (
     source_config,
 )
 from autocnn.transfer.search import TransferObjective, transfer_config
+from autocnn.transfer.weight_transfer import transfer_weights
 from autocnn.transfer.weights import (
     FineTune,
     SourceModel,
@@ -51,5 +52,6 @@ __all__ = [
     "source_config",
     "transfer_config",
     "transfer_state",
+    "transfer_weights",
     "transferred_model",
 ]

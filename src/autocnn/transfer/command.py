@@ -92,10 +92,10 @@ def _data_options(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_transfer_weights(args: argparse.Namespace) -> int:
-    from autocnn.study.command import print_final
-    from autocnn.study.final import transfer_weights
+    from autocnn import api
+    from autocnn.final.command import print_final
 
-    result = transfer_weights(
+    result = api.transfer_weights(
         args.source,
         args.dataset,
         out=args.out,
@@ -116,11 +116,11 @@ def cmd_transfer_weights(args: argparse.Namespace) -> int:
 
 
 def cmd_transfer_config(args: argparse.Namespace) -> int:
+    from autocnn import api
     from autocnn.progress import RunProgress
-    from autocnn.transfer.search import transfer_config
 
     with RunProgress(enabled=not args.quiet) as progress:
-        summary = transfer_config(
+        summary = api.transfer_config(
             args.source,
             args.dataset,
             out=args.out,

@@ -12,9 +12,9 @@ import torch
 
 from autocnn import api, data
 from autocnn.errors import AutocnnError, ConfigError, DataError, RunError
-from autocnn.study.command import add_commands
-from autocnn.study.final import evaluate
-from autocnn.study.predict import predict
+from autocnn.final.command import add_commands
+from autocnn.final.evaluation import evaluate
+from autocnn.final.predict import predict
 from autocnn.train import Normalization, evaluate_model, load_model, train
 
 

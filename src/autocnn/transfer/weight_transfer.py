@@ -1,0 +1,93 @@
+"""Weight transfer reported as a final evaluation: the source network with a new head, fine-tuned
+on the destination's training data per seed, then tested (``autocnn transfer weights``).
+
+Example::
+
+    result = transfer_weights("runs/kmnist-final", "k49", out="runs/k49-weights", epochs=9)
+    print(result.summary["test_balanced_acc"])
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from autocnn import data
+from autocnn.errors import ConfigError
+from autocnn.final.evaluation import METRICS_FILE, FinalResult, final_evaluation
+
+
+def transfer_weights(
+    source: str | Path,
+    dataset: str,
+    *,
+    out: str | Path,
+    epochs: float = 9.0,
+    freeze_epochs: int = 0,
+    backbone_lr_factor: float = 1.0,
+    learning_rate: float | None = None,
+    seeds: int = 3,
+    seed: int = 0,
+    data_dir: str | Path | None = None,
+    val_fraction: float = 0.2,
+    split_seed: int = 0,
+    validate: bool = False,
+    device: str = "auto",
+    progress: bool = False,
+) -> FinalResult:
+    """Weight transfer, reported as :func:`evaluate` does.
+
+    The source network (a model file, an evaluate folder, or a run whose incumbent checkpoint
+    was kept) is rebuilt with a new head for ``dataset``'s classes, every other weight and BN
+    statistic copied, and fine-tuned on all of ``dataset``'s training data per seed
+    (``freeze_epochs``, ``backbone_lr_factor``: see :mod:`autocnn.transfer.weights`;
+    ``learning_rate`` overrides the source config's), then tested.
+    """
+    from autocnn.artifacts import prepare_out_dir
+    from autocnn.transfer.weights import finetune, load_source
+
+    source_model = load_source(source)
+    config = dict(source_model.config)
+    if learning_rate is not None:
+        config["learning_rate"] = float(learning_rate)
+    if int(seeds) < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {seeds}")
+    seed_list = [seed + i for i in range(int(seeds))]
+    options = {"freeze_epochs": freeze_epochs, "backbone_lr_factor": backbone_lr_factor}
+    # Check the options and the shapes before anything is written or trained.
+    train_set = data.load(dataset, "train", data_dir=data_dir)
+    from autocnn.transfer.weights import FineTune, transferred_model
+
+    FineTune(**options)
+    _, copied = transferred_model(source_model, train_set.n_classes, train_set.input_shape)
+    out = prepare_out_dir(out, METRICS_FILE)
+
+    def fit(train_seed: int, save_to: Path):
+        return finetune(
+            source_model, train_set, None, epochs=epochs, config=config, seed=train_seed,
+            save_to=save_to, device=device, progress=progress, **options,
+        )  # fmt: skip
+
+    def validation_run():
+        fit_set, val_set = data.train_val_split(train_set, val_fraction, seed=split_seed)
+        return finetune(
+            source_model, fit_set, val_set, epochs=epochs, config=config, seed=seed_list[0],
+            device=device, **options,
+        )  # fmt: skip
+
+    return final_evaluation(
+        fit,
+        dataset,
+        config=config,
+        epochs=epochs,
+        seeds=seed_list,
+        out=out,
+        data_dir=data_dir,
+        validate=validation_run if validate else None,
+        extra={
+            "kind": "transfer-weights",
+            "source": str(source_model.path),
+            "source_n_classes": source_model.n_classes,
+            "copied": copied,
+            **options,
+        },
+    )
