@@ -69,7 +69,7 @@ def one_seed(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     summary = api.optimize(
         "kmnist10k",
         out=out / "search",
-        space_name="extended",
+        space="extended",
         data_dir=args.data_dir,
         eta=args.eta,
         fidelity=args.fidelity,

@@ -15,13 +15,17 @@ they build on ``optimize`` and importing them eagerly would make every command p
 from __future__ import annotations
 
 import importlib
+import math
 import time
 from pathlib import Path
 from typing import Any
 
-from autocnn import data, space
+from autocnn import data
+from autocnn import space as spaces
 from autocnn.artifacts import prepare_out_dir, write_json
+from autocnn.errors import ConfigError
 from autocnn.optimize.run import continuation_savings, export, optimize, status
+from autocnn.optimize.settings import RunSettings
 
 # Later stages resolve through __getattr__, hence the noqa.
 __all__ = [  # noqa: F822
@@ -29,6 +33,7 @@ __all__ = [  # noqa: F822
     "datasets",
     "evaluate",  # noqa: F822
     "export",
+    "fit",  # noqa: F822
     "optimize",
     "predict",  # noqa: F822
     "report",  # noqa: F822
@@ -46,6 +51,7 @@ _LATER_STAGES = {
     "transfer_weights": "autocnn.transfer.weight_transfer",
     "transfer_config": "autocnn.transfer.search",
     "study": "autocnn.study.pipeline",
+    "fit": "autocnn.fit.job",
     "report": "autocnn.report",
 }
 
@@ -66,12 +72,12 @@ def train(
     config: str | Path | dict = "default",
     *,
     out: str | Path,
-    space_name: str = "seed",
+    space: str = "seed",
     epochs: float = 10.0,
     data_dir: str | Path | None = None,
-    val_fraction: float = 0.2,
+    val_fraction: float = RunSettings.val_fraction,
     seed: int = 0,
-    split_seed: int = 0,
+    split_seed: int = RunSettings.split_seed,
     device: str = "auto",
     progress: bool = False,
 ):
@@ -82,10 +88,14 @@ def train(
     """
     from autocnn.train import train as run_training
 
-    resolved = space.resolve_config(config, space_name)
-    out_dir = prepare_out_dir(out, "metrics.json")
+    # Everything is checked, the data loaded and split, before the output folder is made.
+    if not (isinstance(epochs, (int, float)) and math.isfinite(epochs) and epochs > 0):
+        raise ConfigError(f"--epochs must be a positive number, got {epochs}")
+    RunSettings(dataset, data_dir=data_dir, val_fraction=val_fraction, split_seed=split_seed)
+    resolved = spaces.resolve_config(config, space)
     full = data.load(dataset, "train", data_dir=data_dir)
     train_set, val_set = data.train_val_split(full, val_fraction, seed=split_seed)
+    out_dir = prepare_out_dir(out, "metrics.json")
     write_json(out_dir / "config.json", resolved)
     started = time.time()
     result = run_training(
@@ -102,7 +112,7 @@ def train(
         out_dir / "metrics.json",
         {
             "dataset": dataset,
-            "space": space_name,
+            "space": space,
             "epochs": epochs,
             "seed": seed,
             "split_seed": split_seed,

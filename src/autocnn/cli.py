@@ -12,25 +12,14 @@ from collections.abc import Sequence
 
 from autocnn import __version__
 from autocnn.errors import AutocnnError
+from autocnn.optimize.settings import DATA_OPTIONS, add_search_options
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--dataset", required=True, help="kmnist, k49, kmnist10k, npz:PATH or idx:DIR"
-    )
-    parser.add_argument(
-        "--data-dir",
-        default=None,
-        help="folder holding the official files (else $AUTOCNN_DATA_DIR, else the "
-        "download cache ~/.cache/autocnn)",
-    )
-    parser.add_argument(
-        "--val-fraction",
-        type=float,
-        default=0.2,
-        help="stratified validation share of the training data (default 0.2)",
-    )
-    parser.add_argument("--split-seed", type=int, default=0, help="seed of the train/val split")
+    """--dataset, --data-dir, --val-fraction, --split-seed: as a search declares them."""
+    from autocnn.optimize.settings import RunSettings, add_arguments
+
+    add_arguments(parser, RunSettings, only=DATA_OPTIONS)
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
@@ -50,19 +39,18 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from autocnn import api
+    from autocnn.optimize.settings import RunSettings, given
 
+    data_options = {k: v for k, v in given(args, RunSettings).items() if k in DATA_OPTIONS}
     result = api.train(
-        args.dataset,
-        args.config,
+        config=args.config,
         out=args.out,
-        space_name=args.space,
+        space=args.space,
         epochs=args.epochs,
-        data_dir=args.data_dir,
-        val_fraction=args.val_fraction,
         seed=args.seed,
-        split_seed=args.split_seed,
         device=args.device,
         progress=not args.quiet,
+        **data_options,
     )
     if result.status != "ok":
         print(
@@ -80,52 +68,21 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_optimize(args: argparse.Namespace) -> int:
     from autocnn import api
+    from autocnn.optimize.settings import Execution, RunSettings, given
     from autocnn.progress import RunProgress
 
     resume = args.resume is not None
     out = args.resume if resume else args.out
     if out is None:
         raise AutocnnError("optimize needs --out RUN_DIR (a new run) or --resume RUN_DIR")
-    iterations = args.iterations
-    if iterations == 0:  # no bracket limit: the run ends at --time-limit / --max-evaluations
-        if args.time_limit is None and args.max_evaluations is None and not resume:
-            raise AutocnnError(
-                "--iterations 0 runs until --time-limit or --max-evaluations; give one of them"
-            )
-        iterations = None
+    options = {**given(args, RunSettings), **given(args, Execution)}
     with RunProgress(enabled=not args.quiet) as progress:
         summary = api.optimize(
-            args.dataset,
             out=out,
-            space_name=args.space,
-            method=args.method,
-            eta=args.eta,
-            min_budget=args.min_budget,
-            max_budget=args.max_budget,
-            iterations=iterations,
-            schedule=args.schedule,
-            fidelity=args.fidelity,
-            epochs=args.epochs,
-            workers=args.workers,
-            seed=args.seed,
-            time_limit=args.time_limit,
-            hard_time_limit=args.hard_time_limit,
-            max_evaluations=args.max_evaluations,
             resume=resume,
             warm_start=args.warm_start,
-            continue_training=not args.no_continue,
-            start_with_default=not args.no_default_first,
-            data_dir=args.data_dir,
-            val_fraction=args.val_fraction,
-            split_seed=args.split_seed,
-            metric=args.metric,
             on_event=progress.on_event,
-            backend=args.backend,
-            address=args.address,
-            cpus_per_trial=args.cpus_per_trial,
-            gpus_per_trial=args.gpus_per_trial,
-            max_retries=args.max_retries,
-            storage=args.storage,
+            **options,
         )
     print(
         f"stopped ({summary.stopped}) after {summary.n_evaluations} evaluations "
@@ -147,6 +104,60 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         f"{inc.budget:g}; written to {out}/incumbent.json"
     )
     print(json.dumps(inc.config, indent=1, sort_keys=True))
+    return 0
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from autocnn import api
+    from autocnn.progress import RunProgress
+
+    resume = args.resume is not None
+    out = args.resume if resume else args.out
+    if out is None:
+        raise AutocnnError("fit needs --out DIR (a new fit) or --resume DIR")
+    if not resume and (args.dataset is None or args.time is None):
+        raise AutocnnError("fit needs a DATASET and --time, e.g. autocnn fit kmnist10k --time 5m")
+    with RunProgress(enabled=not args.quiet) as progress:
+        state = api.fit(
+            args.dataset,
+            time=args.time,
+            out=out,
+            data_dir=args.data_dir,
+            space=args.space,
+            seed=args.seed,
+            portfolio=not args.no_portfolio,
+            baseline=args.baseline,
+            dry_run=args.dry_run,
+            resume=resume,
+            backend=args.backend,
+            address=args.address,
+            cpus_per_trial=args.cpus_per_trial,
+            gpus_per_trial=args.gpus_per_trial,
+            on_event=progress.on_event,
+            log=lambda line: print(line, flush=True),
+        )
+    if args.dry_run:
+        return 0
+    s = state["summary"]
+    print(
+        f"done in {s['seconds']:.0f} s of {s['budget_seconds']:.0f} s ({s['budget_used']:.0%}): "
+        f"{s['search_evaluations']} evaluations searched; the incumbent (validation error "
+        f"{s['incumbent_val_loss']:.4f}) trained {s['final_epochs']:g} epochs"
+    )
+    print(
+        f"test accuracy {100 * s['test_accuracy']:.2f} %, balanced accuracy "
+        f"{100 * s['test_balanced_accuracy']:.2f} % ({s['n_params']} parameters)"
+    )
+    if "baseline_test_accuracy" in s:
+        print(
+            f"baseline (the default trained {s['baseline_epochs']:g} epochs, the same budget): "
+            f"test accuracy {100 * s['baseline_test_accuracy']:.2f} %, balanced accuracy "
+            f"{100 * s['baseline_test_balanced_accuracy']:.2f} %"
+        )
+    print(
+        f"model: {out}/model.pt (autocnn predict {out} IMAGES.npz --out labels.npz); "
+        f"report: {out}/report/report.html; summary: {out}/fit.json"
+    )
     return 0
 
 
@@ -210,78 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--dataset kmnist10k --data-dir ../shared/data/kmnist --eta 3 --min-budget 1 "
         "--max-budget 9 --iterations 4 --workers 2 --out runs/kmnist",
     )
-    p.add_argument(
-        "--dataset", help="kmnist, k49, kmnist10k, npz:PATH or idx:DIR (not needed with --resume)"
-    )
-    p.add_argument("--data-dir", default=None, help="folder holding the dataset's files")
-    p.add_argument("--val-fraction", type=float, default=0.2, help="validation share (0.2)")
-    p.add_argument("--split-seed", type=int, default=0, help="seed of the train/val split")
-    p.add_argument("--space", default="seed", help="search space: seed (default) or extended")
-    p.add_argument(
-        "--method",
-        default="bohb",
-        choices=["bohb", "bohb-kde", "hyperband", "random"],
-        help="bohb: TPE-style model (default); bohb-kde: HpBandSter's KDE model; "
-        "hyperband: no model; random: random search at --max-budget",
-    )
-    p.add_argument("--eta", type=float, default=3, help="successive-halving rate (3)")
-    p.add_argument("--min-budget", type=float, default=1, help="smallest budget, epochs (1)")
-    p.add_argument("--max-budget", type=float, default=9, help="largest budget, epochs (9)")
-    p.add_argument(
-        "--iterations",
-        type=int,
-        default=4,
-        help="Hyperband brackets to run (4); 0: no limit, stop at --time-limit/--max-evaluations",
-    )
-    p.add_argument(
-        "--schedule",
-        default="paper",
-        choices=["paper", "hpbandster"],
-        help="bracket sizes: the BOHB paper's (default) or HpBandSter's exact grid",
-    )
-    p.add_argument(
-        "--fidelity",
-        default="epochs",
-        choices=["epochs", "annealed", "data", "both"],
-        help="what a budget buys: epochs (default; the LR schedule spans the max budget, promoted "
-        "configs continue), annealed (epochs, each with its own complete LR schedule), a data "
-        "fraction, or both",
-    )
-    p.add_argument(
-        "--epochs",
-        type=float,
-        default=0.0,
-        help="with --fidelity data/both: epochs at the full budget (default max-budget)",
-    )
-    p.add_argument(
-        "--metric",
-        default="balanced_accuracy",
-        choices=["balanced_accuracy", "accuracy"],
-        help="validation metric to maximise; loss = 1 - metric",
-    )
-    p.add_argument("--workers", type=int, default=1, help="parallel worker processes (1)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the optimizer and of training")
-    p.add_argument(
-        "--time-limit", type=float, default=None, help="seconds; no new evaluation starts after it"
-    )
-    p.add_argument(
-        "--hard-time-limit",
-        action="store_true",
-        help="at --time-limit, stop running evaluations too (they stay pending; --resume re-runs "
-        "them) instead of letting them finish",
-    )
-    p.add_argument("--max-evaluations", type=int, default=None, help="stop after this many")
-    p.add_argument(
-        "--no-continue",
-        action="store_true",
-        help="retrain promoted configs from scratch (as HpBandSter does) instead of "
-        "continuing their checkpoints",
-    )
-    p.add_argument(
-        "--no-default-first",
-        action="store_true",
-        help="sample the first config at random instead of starting with the space's default",
-    )
+    add_search_options(p)
     p.add_argument(
         "--warm-start",
         default=None,
@@ -295,46 +235,37 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RUN",
         help="continue RUN where it stopped (its settings are read from RUN/run.db)",
     )
-    ray = p.add_argument_group(
-        "distributed (Ray)",
-        "run each evaluation as a Ray task; needs pip install 'autocnn[ray]'. Example: "
-        "autocnn optimize --dataset k49 --backend ray --address HEAD:6379 --out runs/k49",
-    )
-    ray.add_argument(
-        "--backend",
-        default="local",
-        choices=["local", "ray"],
-        help="local: this process or --workers processes (default); ray: a Ray cluster, where "
-        "--workers > 1 caps the trials in flight (default: as many as its resources fit)",
-    )
-    ray.add_argument(
-        "--address",
-        default=None,
-        help="Ray cluster to join: auto (on a node of it) or HOST:PORT of its head; "
-        "default: start a local Ray instance",
-    )
-    ray.add_argument(
-        "--cpus-per-trial", type=float, default=1.0, help="CPUs each evaluation reserves (1)"
-    )
-    ray.add_argument(
-        "--gpus-per-trial", type=float, default=0.0, help="GPUs each evaluation reserves (0)"
-    )
-    ray.add_argument(
-        "--max-retries",
-        type=int,
-        default=2,
-        help="re-runs of an evaluation whose worker or node died before it is recorded as "
-        "crashed (2)",
-    )
-    ray.add_argument(
-        "--storage",
-        default=None,
-        metavar="DIR",
-        help="folder every node sees at the same path, for the checkpoints (RUN/trials links "
-        "to DIR/trials); default: the run folder",
-    )
     p.add_argument("--quiet", action="store_true", help="no live progress display")
     p.set_defaults(func=cmd_optimize)
+
+    p = commands.add_parser(
+        "fit",
+        help="a dataset and a time budget in, the best model it buys out (plans everything)",
+        description="Measure this machine, plan the search (fidelity, budgets, workers, "
+        "search/final split), search with BOHB, train the incumbent for the rest of the "
+        "budget, test it once, export it and write a report. Example: autocnn fit kmnist10k "
+        "--data-dir ../shared/data/kmnist --time 5m --out fits/k10k",
+    )
+    p.add_argument("dataset", nargs="?", default=None, help="kmnist, k49, kmnist10k, npz:PATH, ...")
+    p.add_argument("--time", default=None, help="wall-clock budget: 30m, 90s, 1.5h, 1h30m")
+    p.add_argument("--out", default=None, help="new fit folder")
+    p.add_argument("--resume", default=None, metavar="DIR", help="continue a killed fit")
+    p.add_argument("--data-dir", default=None, help="folder holding the dataset's files")
+    p.add_argument("--space", default="extended", help="search space: extended (default), seed")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, search and training")
+    p.add_argument(
+        "--baseline",
+        action="store_true",
+        help="afterwards, also train the space's default for the same budget (the bar to beat)",
+    )
+    p.add_argument("--no-portfolio", action="store_true", help="start from the default alone")
+    p.add_argument("--dry-run", action="store_true", help="measure and print the plan only")
+    p.add_argument("--backend", default="local", choices=["local", "ray"], help="local or ray")
+    p.add_argument("--address", default=None, help="Ray cluster address (with --backend ray)")
+    p.add_argument("--cpus-per-trial", type=float, default=1.0, help="Ray: CPUs per evaluation")
+    p.add_argument("--gpus-per-trial", type=float, default=0.0, help="Ray: GPUs per evaluation")
+    p.add_argument("--quiet", action="store_true", help="no live progress display")
+    p.set_defaults(func=cmd_fit)
 
     p = commands.add_parser("status", help="progress and incumbent of a run (also while it runs)")
     p.add_argument("run", help="run folder")

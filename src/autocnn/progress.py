@@ -44,16 +44,18 @@ class RunProgress:
         self._task = None
 
     def __enter__(self) -> RunProgress:
-        self._progress.__enter__()
-        return self
+        return self  # the live line starts with the run: an error before it prints alone
 
     def __exit__(self, *exc: Any) -> None:
-        self._progress.__exit__(*exc)
+        if self._task is not None:
+            self._progress.__exit__(*exc)
 
     def on_event(self, kind: str, payload: dict[str, Any]) -> None:
         if kind == "warning":
             self.console.print(f"[yellow]warning:[/] {payload['message']}")
         elif kind == "start":
+            if self._task is None:
+                self._progress.__enter__()
             self._task = self._progress.add_task(
                 "resumed" if payload.get("resumed") else "optimizing",
                 total=payload.get("total"),

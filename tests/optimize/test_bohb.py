@@ -276,9 +276,12 @@ def test_start_with_default_evaluates_the_space_default_first_then_samples():
 
 
 def test_runs_recorded_before_start_with_default_existed_resume_without_it():
-    from autocnn.optimize.run import optimizer_from_settings, run_settings
+    from autocnn.optimize.run import optimizer_from_settings
+    from autocnn.optimize.settings import RunSettings
 
-    settings = run_settings("kmnist10k", min_budget=1, max_budget=9)
+    settings = RunSettings("kmnist10k", min_budget=1, max_budget=9)
     assert optimizer_from_settings(settings, small_space()).start_with_default is True
-    del settings["start_with_default"]  # what an older run.db holds
-    assert optimizer_from_settings(settings, small_space()).start_with_default is False
+    stored = settings.to_dict()
+    del stored["start_with_default"]  # what an older run.db holds
+    old = RunSettings.from_dict(stored)
+    assert optimizer_from_settings(old, small_space()).start_with_default is False

@@ -7,7 +7,9 @@ import math
 import pytest
 
 from autocnn.data import write_synthetic
-from autocnn.optimize.evaluate import TrainingObjective, checkpoint_path
+from autocnn.optimize.evaluate import TrainingObjective
+from autocnn.optimize.folder import checkpoint_path
+from autocnn.optimize.settings import RunSettings
 from autocnn.optimize.trial import FAILED, OK, Trial
 from autocnn.space import default_config, get_space, sample_configs
 
@@ -31,7 +33,7 @@ def small_config() -> dict:
 
 
 def test_continued_promotion_equals_direct_training(dataset, tmp_path):
-    objective = TrainingObjective(dataset, max_budget=3)
+    objective = TrainingObjective(RunSettings(dataset, max_budget=3))
     config = small_config()
     first = objective(Trial(0, config, budget=1), tmp_path / "a")
     promoted = objective(Trial(0, config, budget=3, previous_budget=1), tmp_path / "a")
@@ -50,7 +52,7 @@ def test_continued_promotion_equals_direct_training(dataset, tmp_path):
 
 
 def test_no_continue_retrains_from_scratch(dataset, tmp_path):
-    objective = TrainingObjective(dataset, max_budget=3, continue_training=False)
+    objective = TrainingObjective(RunSettings(dataset, max_budget=3, continue_training=False))
     config = small_config()
     objective(Trial(0, config, budget=1), tmp_path)
     promoted = objective(Trial(0, config, budget=3, previous_budget=1), tmp_path)
@@ -59,8 +61,10 @@ def test_no_continue_retrains_from_scratch(dataset, tmp_path):
 
 def test_annealed_fidelity_gives_every_budget_its_complete_schedule(dataset, tmp_path):
     config = {**small_config(), "optimizer": "sgd", "momentum": 0.9, "lr_schedule": "cosine"}
-    prefix = TrainingObjective(dataset, max_budget=3)(Trial(0, config, budget=1), tmp_path / "p")
-    annealed = TrainingObjective(dataset, max_budget=3, fidelity="annealed")
+    prefix = TrainingObjective(RunSettings(dataset, max_budget=3))(
+        Trial(0, config, budget=1), tmp_path / "p"
+    )
+    annealed = TrainingObjective(RunSettings(dataset, max_budget=3, fidelity="annealed"))
     short = annealed(Trial(0, config, budget=1), tmp_path / "a")
     # The prefix stops a third into the 3-epoch schedule; the annealed run decays to ~0 in 1 epoch.
     assert short.metrics["history"][-1]["lr"] < 0.05 * prefix.metrics["history"][-1]["lr"]
@@ -73,7 +77,7 @@ def test_annealed_fidelity_gives_every_budget_its_complete_schedule(dataset, tmp
 
 
 def test_data_fidelity_trains_on_a_fraction(dataset, tmp_path):
-    objective = TrainingObjective(dataset, max_budget=4, fidelity="data", epochs=1)
+    objective = TrainingObjective(RunSettings(dataset, max_budget=4, fidelity="data", epochs=1))
     result = objective(Trial(0, small_config(), budget=1), tmp_path)
     assert result.status == OK
     assert result.metrics["data_fraction"] == pytest.approx(0.25)
@@ -81,14 +85,14 @@ def test_data_fidelity_trains_on_a_fraction(dataset, tmp_path):
 
 
 def test_broken_config_is_a_failed_result_not_an_exception(dataset, tmp_path):
-    objective = TrainingObjective(dataset, max_budget=3)
+    objective = TrainingObjective(RunSettings(dataset, max_budget=3))
     result = objective(Trial(0, {"optimizer": "nonsense"}, budget=1), tmp_path)
     assert result.status == FAILED and math.isinf(result.loss)
     assert "optimizer" in result.error
 
 
 def test_every_sampled_config_evaluates(dataset, tmp_path):
-    objective = TrainingObjective(dataset, max_budget=9)
+    objective = TrainingObjective(RunSettings(dataset, max_budget=9))
     for i, config in enumerate(sample_configs(get_space("seed"), 5, seed=3)):
         result = objective(Trial(i, {**config, "batch_size": 64}, budget=0.25), tmp_path / str(i))
         assert result.status in (OK, "diverged"), result.error
@@ -98,9 +102,9 @@ def test_preloaded_splits_are_used_instead_of_the_files(dataset, tmp_path):
     from autocnn.data import load, train_val_split
 
     splits = train_val_split(load(dataset, "train"), 0.2, seed=0)
-    objective = TrainingObjective(f"npz:{tmp_path / 'nowhere'}", max_budget=1)
+    objective = TrainingObjective(RunSettings(f"npz:{tmp_path / 'nowhere'}", max_budget=1))
     objective.preload(splits)  # as the Ray backend does with the object store's copy
     result = objective(Trial(0, small_config(), budget=1), tmp_path / "t")
     assert result.status == OK, result.error
-    missing = TrainingObjective(f"npz:{tmp_path / 'elsewhere'}", max_budget=1)
+    missing = TrainingObjective(RunSettings(f"npz:{tmp_path / 'elsewhere'}", max_budget=1))
     assert missing(Trial(0, small_config(), budget=1), tmp_path / "u").status == FAILED

@@ -76,7 +76,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         out=args.out,
         config=args.config,
         dataset=args.dataset,
-        space_name=args.space,
+        space=args.space,
         epochs=args.epochs,
         seeds=args.seeds,
         seed=args.seed,

@@ -208,7 +208,7 @@ def evaluate(
     out: str | Path,
     config: str | Path | dict | None = None,
     dataset: str | None = None,
-    space_name: str | None = None,
+    space: str | None = None,
     epochs: float | None = None,
     seeds: int = 3,
     seed: int = 0,
@@ -236,10 +236,10 @@ def evaluate(
     dataset = dataset or settings.get("dataset")
     if dataset is None:
         raise ConfigError("evaluate needs a run folder or --dataset")
-    space_name = space_name or settings.get("space") or "seed"
+    space = space or settings.get("space") or "seed"
     data_dir = data_dir if data_dir is not None else settings.get("data_dir")
     if config is not None:
-        resolved = resolve_config(config, space_name)
+        resolved = resolve_config(config, space)
     if resolved is None:
         raise ConfigError("evaluate needs a run folder or --config (a file or 'default')")
     if epochs is None:  # what the search's largest budget trained
@@ -275,5 +275,5 @@ def evaluate(
         out=out,
         data_dir=data_dir,
         validate=validation_run if validate else None,
-        extra={"space": space_name, "run": None if run is None else str(run), "kind": "evaluate"},
+        extra={"space": space, "run": None if run is None else str(run), "kind": "evaluate"},
     )

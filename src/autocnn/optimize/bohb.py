@@ -28,7 +28,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,6 +140,8 @@ class BOHB:
     ``start_with_default``: the first new config is the space's default (as SMAC's initial
     design does): a known-good starting point costs one smallest-budget evaluation and gives the
     model a reference that random samples of a large space rarely reach.
+    ``initial_configs``: more configs evaluated first, in order, after the default (a portfolio
+    of known-good, diverse nets: :mod:`autocnn.space.portfolio`).
     """
 
     def __init__(
@@ -160,6 +162,7 @@ class BOHB:
         min_bandwidth: float = 1e-3,
         min_points_in_model: int | None = None,
         start_with_default: bool = False,
+        initial_configs: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         if not 0.0 <= random_fraction <= 1.0:
             raise ConfigError(f"random_fraction must be in [0, 1], got {random_fraction}")
@@ -180,6 +183,10 @@ class BOHB:
         self.n_iterations = None if n_iterations is None else int(n_iterations)
         self.random_fraction = float(random_fraction)
         self.start_with_default = bool(start_with_default)
+        default = [to_plain(space.get_default_configuration())] if start_with_default else []
+        extra = [to_plain(dict(c)) for c in initial_configs]
+        # exactly these values (a decode of their vectors could round 0.003 to 0.0029...)
+        self._initial_design = default + [c for c in extra if c not in default]
         self.seed = int(seed)
         # The settings that define the run: a resumed run must be built with the same ones.
         self.settings: dict[str, Any] = {
@@ -198,6 +205,8 @@ class BOHB:
             "min_points_in_model": min_points_in_model,
             "start_with_default": self.start_with_default,
         }
+        if extra:  # absent otherwise, so that runs made before the option still resume
+            self.settings["initial_configs"] = extra
         seeds = np.random.SeedSequence(self.seed).generate_state(2)
         self._rng = np.random.default_rng(seeds[0])
         self._prior_random_state = np.random.RandomState(seeds[1])  # ConfigSpace samples with it
@@ -289,9 +298,8 @@ class BOHB:
         return np.stack(vectors) if vectors else np.empty((0, self.encoding.dim))
 
     def _sample(self) -> _Entry:
-        if self.start_with_default and self._next_config_id == 0:
-            # exactly the default's values (a decode of its vector could round 0.003 to 0.0029...)
-            return self._entry(to_plain(self.space.get_default_configuration()), False)
+        if self._next_config_id < len(self._initial_design):
+            return self._entry(dict(self._initial_design[self._next_config_id]), False)
         vector = None
         if self._rng.random() >= self.random_fraction:
             vector = self.model.propose(self._rng, self._pending_vectors())

@@ -23,7 +23,8 @@ The test part of a dataset is never loaded here: search sees train and validatio
 
 Example::
 
-    objective = TrainingObjective("kmnist10k", data_dir="../shared/data/kmnist", max_budget=9)
+    settings = RunSettings("kmnist10k", data_dir="../shared/data/kmnist", max_budget=9)
+    objective = TrainingObjective(settings)
     trial = Trial(config_id=0, config=default_config("seed"), budget=1)
     result = objective(trial, Path("trials/00000"))
 """
@@ -33,61 +34,45 @@ from __future__ import annotations
 import math
 import time
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from autocnn import data
+from autocnn.optimize.folder import checkpoint_path
+from autocnn.optimize.settings import RunSettings
 from autocnn.optimize.trial import DIVERGED, FAILED, OK, Result, Trial
-
-FIDELITIES = ("epochs", "annealed", "data", "both")
-METRICS = ("balanced_accuracy", "accuracy")
 
 # Per-process cache: (dataset, data_dir, val_fraction, split_seed) -> (train, validation).
 _SPLITS: dict[tuple, tuple[data.ImageSet, data.ImageSet]] = {}
 
 
-def checkpoint_path(workdir: Path, budget: float) -> Path:
-    """Where the model trained up to ``budget`` is kept (``budget-3.pt``, ``budget-0.5.pt``)."""
-    return Path(workdir) / f"budget-{budget:g}.pt"
+def clear_split_cache() -> None:
+    """Forget the splits this process loaded (tests; a long-lived process switching datasets)."""
+    _SPLITS.clear()
 
 
 @dataclass(frozen=True)
 class TrainingObjective:
-    """Train ``trial.config`` on ``dataset`` to ``trial.budget``; loss = 1 - validation metric."""
+    """Train ``trial.config`` as ``settings`` say, to ``trial.budget``; loss = 1 - validation
+    metric. The remaining fields are how this process trains, not what the run is."""
 
-    dataset: str
-    data_dir: str | None = None
-    max_budget: float = 9.0
-    fidelity: str = "epochs"
-    epochs: float = 0.0  # with fidelity "data"/"both": epochs at the full budget (0 -> max_budget)
-    val_fraction: float = 0.2
-    split_seed: int = 0
-    seed: int = 0
-    metric: str = "balanced_accuracy"
-    continue_training: bool = True
+    settings: RunSettings
     keep_checkpoints: bool = True
     device: str = "auto"
     stop_if_not_learning: bool = True  # a net at chance after an epoch costs no more epochs
 
-    def __post_init__(self) -> None:
-        if self.fidelity not in FIDELITIES:
-            raise ValueError(f"fidelity must be one of {FIDELITIES}, got {self.fidelity!r}")
-        if self.metric not in METRICS:
-            raise ValueError(f"metric must be one of {METRICS}, got {self.metric!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     def _split_key(self) -> tuple:
-        return (self.dataset, self.data_dir, self.val_fraction, self.split_seed)
+        s = self.settings
+        return (s.dataset, s.data_dir, s.val_fraction, s.split_seed)
 
     def splits(self) -> tuple[data.ImageSet, data.ImageSet]:
         """The train/validation split, loaded once per process."""
         key = self._split_key()
         if key not in _SPLITS:
-            full = data.load(self.dataset, "train", data_dir=self.data_dir)
-            _SPLITS[key] = data.train_val_split(full, self.val_fraction, seed=self.split_seed)
+            s = self.settings
+            full = data.load(s.dataset, "train", data_dir=s.data_dir)
+            _SPLITS[key] = data.train_val_split(full, s.val_fraction, seed=s.split_seed)
         return _SPLITS[key]
 
     def preload(self, splits: tuple[data.ImageSet, data.ImageSet]) -> None:
@@ -97,11 +82,12 @@ class TrainingObjective:
 
     def plan(self, budget: float) -> tuple[float, float]:
         """(epochs, data fraction) that a budget buys under this fidelity."""
-        ratio = min(1.0, budget / self.max_budget)
-        full_epochs = self.epochs or self.max_budget
-        if self.fidelity in ("epochs", "annealed"):
+        s = self.settings
+        ratio = min(1.0, budget / s.max_budget)
+        full_epochs = s.epochs or s.max_budget
+        if s.fidelity in ("epochs", "annealed"):
             return budget, 1.0
-        if self.fidelity == "data":
+        if s.fidelity == "data":
             return full_epochs, ratio
         return full_epochs * math.sqrt(ratio), math.sqrt(ratio)
 
@@ -127,14 +113,15 @@ class TrainingObjective:
     def _evaluate(self, trial: Trial, workdir: Path, start: float) -> Result:
         from autocnn.train import train  # heavy import (torch) only where training happens
 
+        s = self.settings
         train_set, val_set = self.splits()
         epochs, fraction = self.plan(trial.budget)
         if fraction < 1.0:
-            train_set = data.stratified_subset(train_set, fraction, seed=self.split_seed)
+            train_set = data.stratified_subset(train_set, fraction, seed=s.split_seed)
 
         resume_from = None
         continued_from = 0.0
-        if self.continue_training and self.fidelity == "epochs" and trial.previous_budget:
+        if s.continue_training and s.fidelity == "epochs" and trial.previous_budget:
             previous = checkpoint_path(workdir, trial.previous_budget)
             if previous.exists():
                 resume_from, continued_from = previous, trial.previous_budget
@@ -147,8 +134,8 @@ class TrainingObjective:
             train_set,
             val_set,
             epochs=epochs,
-            horizon=self.max_budget if self.fidelity == "epochs" else epochs,
-            seed=self.seed,
+            horizon=s.max_budget if s.fidelity == "epochs" else epochs,
+            seed=s.seed,
             resume_from=resume_from,
             save_to=save_to,
             device=self.device,
@@ -172,5 +159,5 @@ class TrainingObjective:
                 seconds=seconds,
                 cost=cost,
             )
-        score = result.val_balanced_acc if self.metric == "balanced_accuracy" else result.val_acc
+        score = result.val_balanced_acc if s.metric == "balanced_accuracy" else result.val_acc
         return Result(OK, loss=1.0 - score, metrics=metrics, seconds=seconds, cost=cost)

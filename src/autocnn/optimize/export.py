@@ -23,7 +23,8 @@ import json
 import os
 from pathlib import Path
 
-from autocnn.optimize.store import STORE_NAME, Store, to_plain
+from autocnn.optimize.folder import RunFolder
+from autocnn.optimize.store import Store, to_plain
 
 
 def export_hpbandster(run_dir: Path, out_dir: Path) -> tuple[Path, Path]:
@@ -31,7 +32,7 @@ def export_hpbandster(run_dir: Path, out_dir: Path) -> tuple[Path, Path]:
 
     Pending evaluations are left out. Returns the two paths.
     """
-    with Store.open(Path(run_dir) / STORE_NAME, readonly=True) as store:
+    with Store.open(RunFolder(run_dir).require("export").db, readonly=True) as store:
         configs = store.configs()
         evaluations = store.evaluations()
     first_bracket: dict[int, int] = {}

@@ -2,6 +2,9 @@
 then drive them with the runner. ``--resume`` rebuilds all three from the settings stored in the
 run's database, so a resumed run needs nothing but its folder.
 
+The same orchestration (:func:`run_search`) runs configuration transfer, the study's searches and
+``fit``'s; they differ only in the search space and the objective they hand it.
+
 Example::
 
     summary = optimize("kmnist10k", out="runs/a", data_dir="../shared/data/kmnist", iterations=2)
@@ -10,280 +13,211 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from autocnn import space
-from autocnn.artifacts import write_json
 from autocnn.errors import ConfigError, RunError
 from autocnn.optimize.bohb import BOHB, make_optimizer
 from autocnn.optimize.evaluate import TrainingObjective
 from autocnn.optimize.export import export_hpbandster
-from autocnn.optimize.runner import RunSummary, run_optimizer, summarize
+from autocnn.optimize.folder import RunFolder
+from autocnn.optimize.runner import EventHook, RunSummary, run_optimizer, summarize
 from autocnn.optimize.runner import warm_start as feed_earlier_run
-from autocnn.optimize.store import STORE_NAME, Store, StoreSummary
-
-# Settings that define a run; stored in its database, read back by --resume.
-RUN_SETTINGS = (
-    "dataset",
-    "data_dir",
-    "space",
-    "method",
-    "eta",
-    "min_budget",
-    "max_budget",
-    "iterations",
-    "schedule",
-    "fidelity",
-    "epochs",
-    "seed",
-    "val_fraction",
-    "split_seed",
-    "metric",
-    "continue_training",
-)
+from autocnn.optimize.settings import Execution, RunSettings, split_options
+from autocnn.optimize.store import Store, StoreSummary
+from autocnn.space.portfolio import portfolio
 
 
-def run_settings(
-    dataset: str,
-    *,
-    data_dir: str | Path | None = None,
-    space_name: str = "seed",
-    method: str = "bohb",
-    eta: float = 3,
-    min_budget: float = 1,
-    max_budget: float = 9,
-    iterations: int | None = 4,
-    schedule: str = "paper",
-    fidelity: str = "epochs",
-    epochs: float = 0.0,
-    seed: int = 0,
-    val_fraction: float = 0.2,
-    split_seed: int = 0,
-    metric: str = "balanced_accuracy",
-    continue_training: bool = True,
-    start_with_default: bool = True,
-) -> dict:
-    """The settings that define a run (stored in its database, read back by ``--resume``)."""
-    return {
-        "dataset": dataset,
-        "data_dir": None if data_dir is None else str(data_dir),
-        "space": space_name,
-        "method": method,
-        "eta": eta,
-        "min_budget": float(min_budget),
-        "max_budget": float(max_budget),
-        "iterations": iterations,
-        "schedule": schedule,
-        "fidelity": fidelity,
-        "epochs": float(epochs),
-        "seed": seed,
-        "val_fraction": val_fraction,
-        "split_seed": split_seed,
-        "metric": metric,
-        "continue_training": continue_training,
-        "start_with_default": start_with_default,
-    }
+def stored_run_settings(folder: RunFolder) -> tuple[RunSettings, dict[str, Any]]:
+    """``(RunSettings, everything else stored)`` of a run folder, for a resume or a reader."""
+    stored = folder.stored_settings()
+    run = stored.get("run")
+    if not isinstance(run, dict) or not run:
+        raise RunError(f"{folder.path}: its database holds no autocnn run settings")
+    return RunSettings.from_dict(run), stored
 
 
-def stored_settings(out: Path) -> dict:
-    """Everything a run folder's database says about its settings (RunError if it has none)."""
-    if not (Path(out) / STORE_NAME).is_file():
-        raise RunError(f"cannot resume {out}: it holds no run ({STORE_NAME} is missing)")
-    with Store.open(Path(out) / STORE_NAME, readonly=True) as store:
-        return dict(store.settings)
-
-
-def optimizer_from_settings(settings: dict, config_space) -> BOHB:
-    """The optimizer a run's stored settings describe (also used by configuration transfer)."""
+def optimizer_from_settings(settings: RunSettings, config_space) -> BOHB:
+    """The optimizer a run's settings describe (also used by configuration transfer)."""
     return make_optimizer(
-        settings["method"],
+        settings.method,
         config_space,
-        min_budget=settings["min_budget"],
-        max_budget=settings["max_budget"],
-        eta=settings["eta"],
-        n_iterations=settings["iterations"],
-        seed=settings["seed"],
-        # absent in runs made before the option existed: they started with a random config
-        start_with_default=settings.get("start_with_default", False),
-        **({} if settings["method"] == "random" else {"schedule": settings["schedule"]}),
+        min_budget=settings.min_budget,
+        max_budget=settings.max_budget,
+        eta=settings.eta,
+        n_iterations=settings.iterations,
+        seed=settings.seed,
+        start_with_default=settings.start_with_default,
+        initial_configs=[c for _, c in portfolio(settings.space)] if settings.portfolio else (),
+        **({} if settings.method == "random" else {"schedule": settings.schedule}),
     )
 
 
-def objective_arguments(settings: dict) -> dict:
-    """``TrainingObjective`` keyword arguments from a run's stored settings."""
-    return {
-        "dataset": settings["dataset"],
-        "data_dir": settings["data_dir"],
-        "max_budget": settings["max_budget"],
-        "fidelity": settings.get("fidelity", "epochs"),
-        "epochs": settings.get("epochs", 0.0),
-        "val_fraction": settings["val_fraction"],
-        "split_seed": settings["split_seed"],
-        "seed": settings["seed"],
-        "metric": settings["metric"],
-        "continue_training": settings.get("continue_training", True),
-    }
+def resolve_settings(
+    folder: RunFolder,
+    resume: bool,
+    dataset: str | None,
+    settings: RunSettings | None,
+    execution: Execution | None,
+    options: dict[str, Any],
+) -> tuple[RunSettings, Execution, dict[str, Any]]:
+    """``(run settings, execution, other stored settings)`` of a new or resumed run, checked
+    before anything is written: options that contradict a resumed run's stored settings are an
+    error, and so is a run without any limit."""
+    run_options, exec_options = split_options(options)
+    if execution is not None and exec_options:
+        raise ConfigError(f"pass either execution= or {sorted(exec_options)}, not both")
+    execution = execution or Execution(**exec_options)
+    if dataset is not None:
+        run_options["dataset"] = dataset
+    if resume:
+        stored, extra = stored_run_settings(folder.require("resume"))
+        asked = settings.to_dict() if settings is not None else run_options
+        changed = {k: v for k, v in asked.items() if k in run_options or settings is not None}
+        changed = {k: v for k, v in changed.items() if _differs(stored.to_dict()[k], v)}
+        if changed:
+            key = next(iter(changed))
+            raise ConfigError(
+                f"{folder.path} was made with {key}={stored.to_dict()[key]!r}, not "
+                f"{changed[key]!r}: a resume keeps the run's settings (drop the option, or start "
+                "a new --out)"
+            )
+        return stored, execution, extra
+    if settings is not None and run_options:
+        raise ConfigError(f"pass either settings= or {sorted(run_options)}, not both")
+    settings = settings or RunSettings(**run_options)
+    if settings.iterations is None and execution.time_limit is None:
+        if execution.max_evaluations is None:
+            raise ConfigError(
+                "--iterations 0 runs until --time-limit or --max-evaluations; give one of them"
+            )
+    return settings, execution, {}
+
+
+def _differs(stored: Any, given: Any) -> bool:
+    if isinstance(stored, float) and isinstance(given, (int, float)):
+        return float(given) != stored
+    if stored is None or given is None:
+        return stored != given and not (given == 0 and stored is None)  # iterations 0 == None
+    return str(stored) != str(given) if isinstance(stored, str) else stored != given
+
+
+def run_search(
+    folder: RunFolder,
+    settings: RunSettings,
+    execution: Execution,
+    *,
+    config_space: Any,
+    objective: TrainingObjective,
+    resume: bool = False,
+    warm_start: str | Path | None = None,
+    on_event: EventHook | None = None,
+    stored_extra: dict[str, Any] | None = None,
+    full_config: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    on_start: Callable[[], None] | None = None,
+) -> RunSummary:
+    """The one orchestration of a search (``optimize``, configuration transfer, study, fit):
+    check the data, write the folder, run the optimizer on ``execution``'s backend, write
+    ``incumbent.json`` (``full_config`` maps a searched config to a full one)."""
+    optimizer = optimizer_from_settings(settings, config_space)
+    objective.splits()  # fail fast on a bad dataset, before any worker starts or file is written
+    if not resume and folder.exists():
+        raise RunError(
+            f"{folder.path} already holds a run; resume it (--resume) or choose another run folder"
+        )
+    if not resume:
+        folder.path.mkdir(parents=True, exist_ok=True)
+        space.space_to_json(config_space, folder.space_file)
+        if on_start is not None:
+            on_start()
+    for message in optimizer.warnings:
+        if on_event is not None:
+            on_event("warning", {"message": message})
+    if warm_start is not None and not resume:
+        feed_earlier_run(optimizer, Path(warm_start))
+    backend = None
+    if execution.backend == "ray":
+        from autocnn.optimize.ray_backend import RayBackend, prepare_storage
+
+        prepare_storage(folder.path, execution.storage)
+        backend = RayBackend(
+            objective,
+            address=execution.address,
+            cpus_per_trial=execution.cpus_per_trial,
+            gpus_per_trial=execution.gpus_per_trial,
+            max_retries=execution.max_retries,
+            max_concurrent=execution.workers if execution.workers > 1 else None,
+        )
+    try:
+        summary = run_optimizer(
+            optimizer,
+            objective,
+            folder.path,
+            workers=execution.workers,
+            time_limit=execution.time_limit,
+            hard_time_limit=execution.hard_time_limit,
+            max_evaluations=execution.max_evaluations,
+            resume=resume,
+            on_event=on_event,
+            settings={"run": settings.to_dict(), **(stored_extra or {})},
+            backend=backend,
+        )
+    finally:
+        if backend is not None:
+            backend.close()
+    if summary.incumbent is not None:
+        config = summary.incumbent.config
+        extra = {} if full_config is None else {"reduced_config": config}
+        folder.write_incumbent(
+            summary.incumbent, full_config(config) if full_config else config, **extra
+        )
+    return summary
 
 
 def optimize(
     dataset: str | None = None,
     *,
     out: str | Path,
-    space_name: str = "seed",
-    method: str = "bohb",
-    eta: float = 3,
-    min_budget: float = 1,
-    max_budget: float = 9,
-    iterations: int | None = 4,
-    schedule: str = "paper",
-    fidelity: str = "epochs",
-    epochs: float = 0.0,
-    workers: int = 1,
-    seed: int = 0,
-    time_limit: float | None = None,
-    hard_time_limit: bool = False,
-    max_evaluations: int | None = None,
     resume: bool = False,
     warm_start: str | Path | None = None,
-    continue_training: bool = True,
-    start_with_default: bool = True,
-    data_dir: str | Path | None = None,
-    val_fraction: float = 0.2,
-    split_seed: int = 0,
-    metric: str = "balanced_accuracy",
-    on_event=None,
-    backend: str = "local",
-    address: str | None = None,
-    cpus_per_trial: float = 1.0,
-    gpus_per_trial: float = 0.0,
-    max_retries: int = 2,
-    storage: str | Path | None = None,
+    on_event: EventHook | None = None,
+    settings: RunSettings | None = None,
+    execution: Execution | None = None,
+    **options: Any,
 ) -> RunSummary:
     """Run BOHB (or Hyperband / random search) on ``dataset``; everything lands in ``out``.
 
-    ``out`` gets ``run.db`` (SQLite: settings, every config and evaluation), ``space.json``
-    (ConfigSpace JSON), ``trials/`` (checkpoints of configs that can still be promoted) and, at
-    the end, ``incumbent.json``. With ``resume=True`` the settings are read from ``out/run.db``
-    (only ``workers``, the limits and the backend options may change) and the run goes on where
-    it stopped. ``hard_time_limit``: at ``time_limit``, stop the running evaluations too (they
-    stay pending for a resume) instead of waiting for them. Returns a :class:`RunSummary`.
-
-    ``backend="local"`` (default) evaluates in this process (``workers=1``) or in ``workers``
-    processes. ``backend="ray"`` runs each evaluation as a Ray task (see
-    :mod:`autocnn.optimize.ray_backend`) on the cluster at ``address`` (None: a local Ray
-    instance) with ``cpus_per_trial`` / ``gpus_per_trial``, re-running an evaluation whose worker
-    died up to ``max_retries`` times; ``workers`` > 1 then caps the trials in flight, and
-    ``storage`` is a folder every node sees that keeps the checkpoints (default: ``out``).
+    ``options`` are the fields of :class:`~autocnn.optimize.settings.RunSettings` (what defines
+    the run: space, method, eta, budgets, fidelity, seeds, ...) and of
+    :class:`~autocnn.optimize.settings.Execution` (how this call runs it: workers, time limits,
+    backend); or pass ``settings=`` / ``execution=`` objects. ``out`` gets the files of a
+    :class:`~autocnn.optimize.folder.RunFolder`. With ``resume=True`` the settings are read from
+    ``out/run.db`` and the run goes on where it stopped (only ``execution`` may change).
+    ``hard_time_limit``: at ``time_limit``, stop the running evaluations too (they stay pending
+    for a resume). ``backend="ray"`` runs each evaluation as a Ray task (see
+    :mod:`autocnn.optimize.ray_backend`). Returns a :class:`RunSummary`.
     """
-    out = Path(out)
-    _check_backend(backend, address, storage, workers)
-    if resume:
-        settings = dict(stored_settings(out).get("run", {}))
-        if not settings:
-            raise RunError(f"cannot resume {out}: its database holds no autocnn run settings")
-    else:
-        if dataset is None:
-            raise ConfigError("optimize needs a dataset (--dataset) unless it resumes a run")
-        settings = run_settings(
-            dataset,
-            data_dir=data_dir,
-            space_name=space_name,
-            method=method,
-            eta=eta,
-            min_budget=min_budget,
-            max_budget=max_budget,
-            iterations=iterations,
-            schedule=schedule,
-            fidelity=fidelity,
-            epochs=epochs,
-            seed=seed,
-            val_fraction=val_fraction,
-            split_seed=split_seed,
-            metric=metric,
-            continue_training=continue_training,
-            start_with_default=start_with_default,
-        )
-    config_space = space.get_space(settings["space"])
-    optimizer = optimizer_from_settings(settings, config_space)
-    objective = TrainingObjective(**objective_arguments(settings))
-    # Fail fast on a bad dataset before any worker starts (the load is cached for workers=1).
-    objective.splits()
-    if not resume:
-        out.mkdir(parents=True, exist_ok=True)
-        if not (out / STORE_NAME).exists():
-            space.space_to_json(config_space, out / "space.json")
-    for message in optimizer.warnings:
-        if on_event is not None:
-            on_event("warning", {"message": message})
-    if warm_start is not None and not resume:
-        feed_earlier_run(optimizer, Path(warm_start))
-    evaluator = None
-    if backend == "ray":
-        from autocnn.optimize.ray_backend import RayBackend, prepare_storage
-
-        if resume or not (out / STORE_NAME).exists():  # else the runner refuses: touch nothing
-            prepare_storage(out, storage)
-        evaluator = RayBackend(
-            objective,
-            address=address,
-            cpus_per_trial=cpus_per_trial,
-            gpus_per_trial=gpus_per_trial,
-            max_retries=max_retries,
-            max_concurrent=workers if workers > 1 else None,
-        )
-    try:
-        summary = run_optimizer(
-            optimizer,
-            objective,
-            out,
-            workers=workers,
-            time_limit=time_limit,
-            hard_time_limit=hard_time_limit,
-            max_evaluations=max_evaluations,
-            resume=resume,
-            on_event=on_event,
-            settings={"run": settings},
-            backend=evaluator,
-        )
-    finally:
-        if evaluator is not None:
-            evaluator.close()
-    if summary.incumbent is not None:
-        incumbent = summary.incumbent
-        write_json(
-            out / "incumbent.json",
-            {
-                "config_id": incumbent.config_id,
-                "budget": incumbent.budget,
-                "loss": incumbent.loss,
-                "config": incumbent.config,
-            },
-        )
-    return summary
-
-
-BACKENDS = ("local", "ray")
-
-
-def _check_backend(
-    backend: str, address: str | None, storage: str | Path | None, workers: int
-) -> None:
-    """ConfigError for backend options that do not fit together (before anything is written)."""
-    if backend not in BACKENDS:
-        raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if workers < 1:
-        raise ConfigError(f"--workers must be at least 1, got {workers}")
-    if backend != "ray":
-        for name, value in (("--address", address), ("--storage", storage)):
-            if value is not None:
-                raise ConfigError(f"{name} is for the Ray backend: add --backend ray")
+    folder = RunFolder(out)
+    settings, execution, _ = resolve_settings(folder, resume, dataset, settings, execution, options)
+    return run_search(
+        folder,
+        settings,
+        execution,
+        config_space=space.get_space(settings.space),
+        objective=TrainingObjective(settings),
+        resume=resume,
+        warm_start=warm_start,
+        on_event=on_event,
+    )
 
 
 def continuation_savings(run: str | Path) -> tuple[float, float]:
     """(epochs trained, epochs a retrain-from-scratch run would have trained) for the
     evaluations of ``run``: what checkpoint continuation saved."""
     trained = from_scratch = 0.0
-    with Store.open(Path(run) / STORE_NAME, readonly=True) as store:
+    with Store.open(RunFolder(run).require("read").db, readonly=True) as store:
         for row in store.evaluations():
             if row.cost is None:
                 continue

@@ -35,7 +35,8 @@ from typing import Any
 
 from autocnn.errors import RunError
 from autocnn.optimize.backends import Backend, ProcessBackend, SerialBackend
-from autocnn.optimize.store import STORE_NAME, Incumbent, Store, StoreSummary, to_plain
+from autocnn.optimize.folder import RunFolder
+from autocnn.optimize.store import Incumbent, Store, StoreSummary, to_plain
 from autocnn.optimize.trial import Result, Trial
 
 EventHook = Callable[[str, dict[str, Any]], None]
@@ -61,7 +62,7 @@ class RunSummary:
 
 def trial_dir(run_dir: Path, config_id: int) -> Path:
     """Where a config's evaluations keep their files (checkpoints): ``trials/00042``."""
-    return Path(run_dir) / "trials" / f"{config_id:05d}"
+    return RunFolder(run_dir).trial_dir(config_id)
 
 
 def run_optimizer(
@@ -97,7 +98,7 @@ def run_optimizer(
         raise RunError(f"workers must be at least 1, got {workers}")
     started = time.monotonic()
     run_dir = Path(run_dir)
-    store_path = run_dir / STORE_NAME
+    store_path = RunFolder(run_dir).db
     effective = dict(settings or {})
     if isinstance(getattr(optimizer, "settings", None), Mapping):  # BOHB knows its own settings
         effective.setdefault("optimizer", dict(optimizer.settings))
@@ -200,7 +201,7 @@ def replay(store: Store, optimizer: Any, pruner: _Pruner | None = None) -> list[
 
 def warm_start(optimizer: Any, other_run_dir: Path) -> int:
     """Feed an earlier run's ok results to ``optimizer.observe``; returns how many."""
-    with Store.open(Path(other_run_dir) / STORE_NAME, readonly=True) as other:
+    with Store.open(RunFolder(other_run_dir).require("warm-start from").db, readonly=True) as other:
         configs = {row.config_id: row.config for row in other.configs()}
         rows = other.evaluations(status="ok")
     for row in rows:
@@ -440,5 +441,5 @@ class _Pruner:
 
 def summarize(run_dir: Path) -> StoreSummary:
     """Read-only summary of a run folder (safe while the run is writing)."""
-    with Store.open(Path(run_dir) / STORE_NAME, readonly=True) as store:
+    with Store.open(RunFolder(run_dir).require("summarize").db, readonly=True) as store:
         return store.summary()

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from autocnn.errors import RunError
+from autocnn.optimize.folder import STORE_NAME
 from autocnn.optimize.records import (
     PENDING,
     ConfigRow,
@@ -57,7 +58,6 @@ __all__ = [
 # PRAGMA application_id marks a file as ours ("acnn"); user_version is the schema version.
 APPLICATION_ID = 0x61636E6E
 SCHEMA_VERSION = 1
-STORE_NAME = "run.db"
 
 _SCHEMA = """
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -399,6 +399,19 @@ class Store:
         if row is None:
             return None
         return Incumbent(row[0], json.loads(row[1]), row[2], row[3], row[4])
+
+    def robust_incumbent(self) -> Incumbent | None:
+        """The incumbent by :func:`autocnn.optimize.incumbent.choose` (for time-limited runs)."""
+        from autocnn.optimize.incumbent import Scored, choose
+
+        rows = self._db.execute(
+            "SELECT config_id, budget, loss, id FROM evaluations WHERE status = 'ok'"
+        ).fetchall()
+        best = choose(Scored(*row) for row in rows)
+        if best is None:
+            return None
+        return Incumbent(best.config_id, self.config(best.config_id), best.budget, best.loss,
+                         best.evaluation_id)  # fmt: skip
 
     def summary(self) -> StoreSummary:
         counts = dict(

@@ -52,7 +52,7 @@ def cmd_study(args: argparse.Namespace) -> int:
         out=args.out,
         preset=args.preset,
         resume=args.resume,
-        space_name=args.space,
+        space=args.space,
         data_dir=args.data_dir,
         workers=args.workers,
         seed=args.seed,

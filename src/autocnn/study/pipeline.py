@@ -61,7 +61,7 @@ def study(
     out: str | Path,
     preset: str = "small",
     resume: bool = False,
-    space_name: str = "seed",
+    space: str = "seed",
     data_dir: str | Path | None = None,
     workers: int = 1,
     seed: int = 0,
@@ -96,7 +96,7 @@ def study(
             "source": source,
             "dest": dest,
             "preset": preset,
-            "space": space_name,
+            "space": space,
             "data_dir": None if data_dir is None else str(data_dir),
             "seed": seed,
             "init_weights": init_weights,
@@ -157,13 +157,14 @@ class _Context:
 
     def _time_left(self, folder: str) -> float | None:
         """The preset's wall-clock budget for this search, less what an earlier session used."""
-        from autocnn.optimize.store import STORE_NAME, Store
+        from autocnn.optimize.folder import RunFolder
+        from autocnn.optimize.store import Store
 
         budget = self.preset.search_seconds(folder)
-        path = self.out / "runs" / folder / STORE_NAME
-        if budget is None or not path.is_file():
+        run = RunFolder(self.out / "runs" / folder)
+        if budget is None or not run.exists():
             return budget
-        with Store.open(path, readonly=True) as store:
+        with Store.open(run.db, readonly=True) as store:
             totals = store.summary()
         return max(0.0, budget - totals.wall_seconds)
 
@@ -171,17 +172,18 @@ class _Context:
         self, folder: str, run: Callable[[Path, bool, float | None], Any]
     ) -> dict[str, Any]:
         """A search into ``runs/folder``, resumed when its run.db exists."""
-        from autocnn.optimize.store import STORE_NAME, Store
+        from autocnn.optimize.folder import RunFolder
+        from autocnn.optimize.store import Store
 
-        target = self.out / "runs" / folder
-        summary = run(target, (target / STORE_NAME).is_file(), self._time_left(folder))
+        target = RunFolder(self.out / "runs" / folder)
+        summary = run(target.path, target.exists(), self._time_left(folder))
         if summary.incumbent is None:
-            raise RunError(f"the search in {target} found no working config; see its run.db")
-        with Store.open(target / STORE_NAME, readonly=True) as store:
+            raise RunError(f"the search in {target.path} found no working config; see its run.db")
+        with Store.open(target.db, readonly=True) as store:
             totals = store.summary()
             metrics = store.evaluation(summary.incumbent.evaluation_id).metrics
         return {
-            "folder": str(target.relative_to(self.out)),
+            "folder": str(target.path.relative_to(self.out)),
             "n_evaluations": summary.n_evaluations,
             "counts": summary.counts,
             "incumbent_loss": summary.incumbent.loss,
@@ -200,7 +202,7 @@ class _Context:
 
         def run(target: Path, resume: bool, time_limit: float | None):
             return optimize(
-                dataset, out=target, space_name=s["space"], eta=p.eta, min_budget=p.min_budget,
+                dataset, out=target, space=s["space"], eta=p.eta, min_budget=p.min_budget,
                 max_budget=p.max_budget, iterations=p.iterations, workers=self.workers,
                 seed=s["seed"], resume=resume, data_dir=s["data_dir"], time_limit=time_limit,
             )  # fmt: skip
@@ -235,7 +237,7 @@ class _Context:
             "default-source",
             config="default",
             dataset=self.datasets["source"],
-            space_name=self.settings["space"],
+            space=self.settings["space"],
             validate=True,
         )
 
@@ -244,7 +246,7 @@ class _Context:
             "default-dest",
             config="default",
             dataset=self.datasets["dest"],
-            space_name=self.settings["space"],
+            space=self.settings["space"],
             validate=True,
         )
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from autocnn.optimize.settings import add_search_options
+
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add ``transfer`` with its two sub-commands to the CLI's sub-parsers."""
@@ -60,24 +62,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--from", dest="source", metavar="RUN", help="a run folder, evaluate folder or config JSON"
     )
-    p.add_argument("--dataset", help="destination dataset (not needed with --resume)")
-    p.add_argument("--data-dir", default=None, help="folder holding the dataset's files")
-    p.add_argument("--val-fraction", type=float, default=0.2, help="validation share (0.2)")
-    p.add_argument("--split-seed", type=int, default=0, help="seed of the train/val split")
     p.add_argument("--search", default=None, metavar="HP,...", help="also search these")
     p.add_argument(
         "--init-weights", nargs="?", const=True, default=False, metavar="MODEL",
         help="start every trial from the source model's weights (or from MODEL's)",
     )  # fmt: skip
-    p.add_argument("--method", default="bohb", choices=["bohb", "bohb-kde", "hyperband", "random"])
-    p.add_argument("--eta", type=float, default=3, help="successive-halving rate (3)")
-    p.add_argument("--min-budget", type=float, default=1, help="smallest budget, epochs (1)")
-    p.add_argument("--max-budget", type=float, default=9, help="largest budget, epochs (9)")
-    p.add_argument("--iterations", type=int, default=4, help="Hyperband brackets (4)")
-    p.add_argument("--workers", type=int, default=1, help="parallel worker processes (1)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the optimizer and training")
-    p.add_argument("--time-limit", type=float, default=None, help="seconds")
-    p.add_argument("--max-evaluations", type=int, default=None, help="stop after this many")
+    add_search_options(p, skip=("space",))  # the space is the source's
     p.add_argument("--out", required=True, help="run folder (new, or the one to --resume)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--quiet", action="store_true", help="no live progress display")
@@ -117,29 +107,19 @@ def cmd_transfer_weights(args: argparse.Namespace) -> int:
 
 def cmd_transfer_config(args: argparse.Namespace) -> int:
     from autocnn import api
+    from autocnn.optimize.settings import Execution, RunSettings, given
     from autocnn.progress import RunProgress
 
+    options = {**given(args, RunSettings), **given(args, Execution)}
     with RunProgress(enabled=not args.quiet) as progress:
         summary = api.transfer_config(
             args.source,
-            args.dataset,
             out=args.out,
             search=args.search,
             init_weights=args.init_weights,
-            method=args.method,
-            eta=args.eta,
-            min_budget=args.min_budget,
-            max_budget=args.max_budget,
-            iterations=args.iterations,
-            workers=args.workers,
-            seed=args.seed,
-            time_limit=args.time_limit,
-            max_evaluations=args.max_evaluations,
             resume=args.resume,
-            data_dir=args.data_dir,
-            val_fraction=args.val_fraction,
-            split_seed=args.split_seed,
             on_event=progress.on_event,
+            **options,
         )
     print(f"stopped ({summary.stopped}) after {summary.n_evaluations} evaluations")
     if summary.incumbent is None:

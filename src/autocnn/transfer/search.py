@@ -15,7 +15,7 @@ and ``--resume`` work on it as on any run.
 Example::
 
     summary = transfer_config("runs/kmnist", "npz:data/k49-small", out="runs/k49-transfer",
-                              max_budget=9, iterations=2)
+                              max_budget=9, iterations=2, workers=2)
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autocnn import space
 from autocnn.errors import AutocnnError, RunError
 from autocnn.optimize.evaluate import TrainingObjective
+from autocnn.optimize.folder import RunFolder
+from autocnn.optimize.settings import Execution, RunSettings
 from autocnn.optimize.trial import FAILED, Result, Trial
 from autocnn.transfer.config import merge_config, reduce_space, source_config
 
@@ -40,14 +41,13 @@ class TransferObjective(TrainingObjective):
     """``TrainingObjective`` on the reduced space: merge each config into a full one, and start
     every trial from the source model's weights when ``init_weights`` names one."""
 
-    space_name: str = "seed"
     anchor: dict[str, Any] = field(default_factory=dict, repr=False)
     searched: tuple[str, ...] = ()
     init_weights: str | None = None  # checkpoint whose weights start every trial
 
     def __call__(self, trial: Trial, workdir: Path) -> Result:
         try:
-            config = merge_config(trial.config, self.space_name, self.anchor, self.searched)
+            config = merge_config(trial.config, self.settings.space, self.anchor, self.searched)
         except AutocnnError as error:  # cannot happen by construction; never stop the run
             return Result(FAILED, error=f"merge failed: {error}", seconds=0.0)
         return super().__call__(dataclasses.replace(trial, config=config), Path(workdir))
@@ -64,7 +64,7 @@ class TransferObjective(TrainingObjective):
         if self.init_weights not in _SOURCE_STATES:
             _SOURCE_STATES[self.init_weights] = load_source(self.init_weights).state
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
+            torch.manual_seed(self.settings.seed)
             fresh = build_model(config, train_set.input_shape, train_set.n_classes)
         init_state, copied = partial_state(_SOURCE_STATES[self.init_weights], fresh)
         return init_state, {"init_copied": len(copied)}
@@ -77,54 +77,46 @@ def transfer_config(
     out: str | Path,
     search: list[str] | str | None = None,
     init_weights: bool | str | Path = False,
-    method: str = "bohb",
-    eta: float = 3,
-    min_budget: float = 1,
-    max_budget: float = 9,
-    iterations: int | None = 4,
-    workers: int = 1,
-    seed: int = 0,
-    time_limit: float | None = None,
-    max_evaluations: int | None = None,
     resume: bool = False,
-    data_dir: str | Path | None = None,
-    val_fraction: float = 0.2,
-    split_seed: int = 0,
-    metric: str = "balanced_accuracy",
     on_event: Any = None,
+    settings: RunSettings | None = None,
+    execution: Execution | None = None,
+    **options: Any,
 ):
     """BOHB on the reduced space around ``source``'s config, on ``dataset``; lands in ``out``.
 
     ``source``: a run folder (its incumbent), an evaluate folder or a config JSON file.
     ``search``: extra hyperparameters to search ("HP1,HP2" or a list). ``init_weights``: True
     starts every trial from ``source``'s model (an evaluate folder, or a run that kept its
-    incumbent's checkpoint), a path from that model. ``resume=True`` continues ``out`` with its
-    stored settings. Returns :class:`autocnn.optimize.runner.RunSummary`.
+    incumbent's checkpoint), a path from that model. ``options`` / ``settings`` /
+    ``execution``: as for :func:`autocnn.optimize.run.optimize` (the space is the source's).
+    ``resume=True`` continues ``out`` with its stored settings. Returns
+    :class:`autocnn.optimize.runner.RunSummary`.
     """
     from autocnn.artifacts import write_json
-    from autocnn.optimize.run import (
-        objective_arguments,
-        optimizer_from_settings,
-        run_settings,
-        stored_settings,
-    )
-    from autocnn.optimize.runner import run_optimizer
-    from autocnn.optimize.store import STORE_NAME
+    from autocnn.optimize.run import resolve_settings, run_search
     from autocnn.transfer.weights import source_checkpoint
 
-    out = Path(out)
+    folder = RunFolder(out)
+    if not resume and (source is None or dataset is None):
+        raise RunError("transfer config needs --from SOURCE and --dataset DEST (or --resume)")
+    if not resume and folder.exists():
+        raise RunError(f"{out} already holds a run; pass --resume or another --out folder")
     if resume:
-        stored = stored_settings(out)
-        if "transfer" not in stored or "run" not in stored:
+        run, execution, stored = resolve_settings(
+            folder, True, dataset, settings, execution, options
+        )
+        if "transfer" not in stored:
             raise RunError(f"cannot resume {out}: it is not a configuration-transfer run")
-        run, info = stored["run"], stored["transfer"]
-        reduced = reduce_space(info["source_config"], run["space"], info["extra_search"])
+        info = stored["transfer"]
+        reduced = reduce_space(info["source_config"], run.space, info["extra_search"])
     else:
-        if source is None or dataset is None:
-            raise RunError("transfer config needs --from SOURCE and --dataset DEST (or --resume)")
-        if (out / STORE_NAME).exists():
-            raise RunError(f"{out} already holds a run; pass --resume or another --out folder")
         config, space_name = source_config(source)
+        if options.setdefault("space", space_name) != space_name:
+            raise RunError(
+                f"{source} is a config of the {space_name!r} space, not {options['space']!r}"
+            )
+        run, execution, _ = resolve_settings(folder, False, dataset, settings, execution, options)
         extra = search.split(",") if isinstance(search, str) else list(search or [])
         extra = [s.strip() for s in extra if s.strip()]
         reduced = reduce_space(config, space_name, extra)
@@ -133,20 +125,6 @@ def transfer_config(
             weights = str(source_checkpoint(source).resolve())
         elif init_weights:
             weights = str(source_checkpoint(init_weights).resolve())
-        run = run_settings(
-            dataset,
-            data_dir=data_dir,
-            space_name=space_name,
-            method=method,
-            eta=eta,
-            min_budget=min_budget,
-            max_budget=max_budget,
-            iterations=iterations,
-            seed=seed,
-            val_fraction=val_fraction,
-            split_seed=split_seed,
-            metric=metric,
-        )
         info = {
             "source": str(source),
             "source_config": config,
@@ -155,43 +133,23 @@ def transfer_config(
             "anchor": reduced.anchor,
             "init_weights": weights,
         }
-    optimizer = optimizer_from_settings(run, reduced.space)
     objective = TransferObjective(
-        **objective_arguments(run),
-        space_name=run["space"],
+        run,
         anchor=reduced.anchor,
         searched=tuple(reduced.searched),
         init_weights=info["init_weights"],
     )
-    objective.splits()  # fail fast on a bad dataset, before any worker starts
-    if not resume:
-        out.mkdir(parents=True, exist_ok=True)
-        space.space_to_json(reduced.space, out / "space.json")
-        write_json(
-            out / "transfer.json",
-            {**info, "fixed": reduced.fixed, "dataset": run["dataset"]},
-        )
-    summary = run_optimizer(
-        optimizer,
-        objective,
-        out,
-        workers=workers,
-        time_limit=time_limit,
-        max_evaluations=max_evaluations,
+    return run_search(
+        folder,
+        run,
+        execution,
+        config_space=reduced.space,
+        objective=objective,
         resume=resume,
         on_event=on_event,
-        settings={"run": run, "transfer": info},
+        stored_extra={"transfer": info},
+        full_config=reduced.merge,
+        on_start=lambda: write_json(
+            folder.transfer_file, {**info, "fixed": reduced.fixed, "dataset": run.dataset}
+        ),
     )
-    if summary.incumbent is not None:
-        incumbent = summary.incumbent
-        write_json(
-            out / "incumbent.json",
-            {
-                "config_id": incumbent.config_id,
-                "budget": incumbent.budget,
-                "loss": incumbent.loss,
-                "config": reduced.merge(incumbent.config),
-                "reduced_config": incumbent.config,
-            },
-        )
-    return summary

@@ -36,6 +36,7 @@ from torch import nn
 
 from autocnn.errors import CheckpointError, ConfigError, RunError
 from autocnn.model import ConvNet, build_model
+from autocnn.optimize.folder import RunFolder
 from autocnn.train import TrainResult, load_checkpoint, train
 
 HEAD_PREFIX = "head."
@@ -82,7 +83,7 @@ def source_checkpoint(source: str | Path) -> Path:
             return path / named
     if (path / "model.pt").is_file():
         return path / "model.pt"
-    if (path / "run.db").is_file():
+    if RunFolder(path).exists():
         return _incumbent_checkpoint(path)
     raise CheckpointError(
         f"{path} holds no model: expected model.pt, an evaluate folder's metrics.json or a run "
@@ -91,15 +92,13 @@ def source_checkpoint(source: str | Path) -> Path:
 
 
 def _incumbent_checkpoint(run_dir: Path) -> Path:
-    from autocnn.optimize.evaluate import checkpoint_path
-    from autocnn.optimize.runner import trial_dir
-    from autocnn.optimize.store import STORE_NAME, Store
+    from autocnn.optimize.store import Store
 
-    with Store.open(run_dir / STORE_NAME, readonly=True) as store:
+    with Store.open(RunFolder(run_dir).db, readonly=True) as store:
         incumbent = store.incumbent()
     if incumbent is None:
         raise RunError(f"run {run_dir} has no successful evaluation: there is no model to transfer")
-    path = checkpoint_path(trial_dir(run_dir, incumbent.config_id), incumbent.budget)
+    path = RunFolder(run_dir).checkpoint(incumbent.config_id, incumbent.budget)
     if not path.is_file():
         raise CheckpointError(
             f"the incumbent's checkpoint {path} is missing (the run kept no checkpoints); run "

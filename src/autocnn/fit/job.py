@@ -1,0 +1,282 @@
+"""``fit``: a dataset and a wall-clock budget in, the best model the budget buys out.
+
+The stages, each recorded in ``fit.json`` as it ends, so that ``resume=True`` skips what is done
+and gives the rest only the time that is left (:class:`~autocnn.fit.folder.BudgetClock`):
+
+1. **probe** the space's default on this machine and dataset (one worker's threads, and all
+   threads), counted in the budget;
+2. **plan** (:mod:`autocnn.fit.plan`): fidelity, budgets, workers, search/final split;
+3. **search**: BOHB with the space's portfolio first, stopped hard at its share of the time;
+4. **final**: the incumbent (:mod:`autocnn.optimize.incumbent`'s rule) measured again with all
+   threads, then trained on all training data for the epochs the rest of the budget buys, and
+   tested once (the only read of the test set);
+5. **export** (TorchScript, ONNX where installed) and **report**;
+6. with ``baseline=True``, after the budget: the space's default trained for the same total
+   time, tested the same way: the bar a search has to clear.
+
+Example::
+
+    result = fit("kmnist10k", time="5m", out="fits/k10k", data_dir="../shared/data/kmnist")
+    print(result["summary"]["test_accuracy"])
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from autocnn import data, space
+from autocnn.errors import ConfigError, RunError
+from autocnn.fit.budget import parse_duration
+from autocnn.fit.folder import BudgetClock, FitFolder
+from autocnn.fit.plan import FitPlan, Speeds, final_epochs, make_plan
+from autocnn.fit.probe import probe_speed
+from autocnn.optimize.settings import Execution, RunSettings
+
+Log = Callable[[str], None]
+# Two 1-thread workers side by side each run ~10 % slower than one alone (memory bandwidth;
+# issue #17: 365 + 364 img/s vs 406 alone), so the plan uses the probe's speed times this.
+PARALLEL_SLOWDOWN = 0.9
+
+
+def fit(
+    dataset: str | None = None,
+    *,
+    time: str | float | None = None,
+    out: str | Path,
+    data_dir: str | Path | None = None,
+    space: str = "extended",
+    seed: int = 0,
+    portfolio: bool = True,
+    baseline: bool = False,
+    dry_run: bool = False,
+    resume: bool = False,
+    backend: str = "local",
+    address: str | None = None,
+    cpus_per_trial: float = 1.0,
+    gpus_per_trial: float = 0.0,
+    on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    log: Log = print,
+) -> dict[str, Any]:
+    """Search and train within ``time`` (``"30m"``, ``"90s"``, ``"1.5h"`` or seconds); see the
+    module docstring. Returns ``fit.json``'s content; ``dry_run`` plans and returns the plan."""
+    folder = FitFolder(out)
+    if resume:
+        state = folder.read()
+        if state.get("done"):
+            log(f"{folder.path}: this fit has finished; nothing to resume")
+            return state
+    else:
+        if folder.exists():
+            raise RunError(
+                f"{out} already holds a fit; resume it (--resume) or choose another --out"
+            )
+        if dataset is None or time is None:
+            raise ConfigError(
+                "fit needs a dataset and --time (e.g. autocnn fit kmnist10k --time 5m)"
+            )
+        total = parse_duration(time)
+        # what a search would check, before any file is written
+        settings = RunSettings(dataset, data_dir=data_dir, space=space, seed=seed, split_seed=seed)
+        Execution(backend=backend, address=address, cpus_per_trial=cpus_per_trial,
+                  gpus_per_trial=gpus_per_trial)  # fmt: skip
+        state = {"dataset": dataset, "data_dir": settings.data_dir, "space": space,
+                 "seed": seed, "portfolio": portfolio, "budget_seconds": total,
+                 "backend": {"backend": backend, "address": address,
+                             "cpus_per_trial": cpus_per_trial, "gpus_per_trial": gpus_per_trial},
+                 "stages": {}}  # fmt: skip
+    clock = BudgetClock(None if dry_run else folder, folder.spent() if resume else 0.0)
+    train_set, val_set = data.train_val_split(
+        data.load(state["dataset"], "train", data_dir=state["data_dir"]), 0.2, seed=state["seed"]
+    )
+    if "plan" not in state:
+        state["plan"] = _plan(state, train_set, val_set, clock, log).to_dict()
+    plan = FitPlan.from_dict(state["plan"])
+    for line in plan.describe():
+        log(line)
+    if dry_run:
+        return state
+    folder.path.mkdir(parents=True, exist_ok=True)
+    folder.write(state)
+    with clock:
+        if "search" not in state["stages"]:
+            state["stages"]["search"] = _search(folder, state, plan, clock, on_event)
+            folder.write(state)
+        if "final" not in state["stages"]:
+            state["stages"]["final"] = _final(folder, state, plan, clock, log)
+            folder.write(state)
+        if "deliver" not in state["stages"]:
+            state["stages"]["deliver"] = _deliver(folder, state, log)
+        state["summary"] = _summary(state, clock.elapsed())
+        state["done"] = True
+        folder.write(state)
+    if baseline and "baseline" not in state:
+        state["baseline"] = _baseline(folder, state, plan, log)
+        state["summary"] = _summary(state, state["summary"]["seconds"])
+        folder.write(state)
+    return state
+
+
+def _plan(state: dict, train_set, val_set, clock: BudgetClock, log: Log) -> FitPlan:
+    """Probe the default here with one worker's thread, then plan the rest. (All threads'
+    speed matters only for the final training, which measures its own net again.)"""
+    reference = space.default_config(state["space"])
+    cpus = _cpus(state)
+    log(f"measuring this machine: the {state['space']} space's default on {state['dataset']} ...")
+    one = probe_speed(reference, train_set, threads=1, steps=8)
+    worker = one.img_per_s * (PARALLEL_SLOWDOWN if cpus > 1 else 1.0)
+    speeds = Speeds(worker_img_s=worker, cpus=cpus)
+    return make_plan(state["budget_seconds"], n_train=len(train_set), n_val=len(val_set),
+                     speeds=speeds, spent=clock.elapsed())  # fmt: skip
+
+
+def _cpus(state: dict) -> int:
+    """CPUs the search may use: this machine's, or a Ray cluster's divided per trial."""
+    options = state["backend"]
+    if options["backend"] != "ray":
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    from autocnn.optimize.ray_backend import import_ray
+
+    ray = import_ray()
+    if not ray.is_initialized():
+        ray.init(address=options["address"] or "local", ignore_reinit_error=True)
+    per_trial = max(options["cpus_per_trial"], 1e-9)
+    return max(1, int(ray.cluster_resources().get("CPU", 1) // per_trial))
+
+
+def _search(folder: FitFolder, state: dict, plan: FitPlan, clock: BudgetClock, on_event) -> dict:
+    from autocnn.optimize.run import optimize
+    from autocnn.optimize.store import Store
+
+    deadline = plan.spent_before_plan + plan.search_seconds
+    options = state["backend"]
+    ray = options["backend"] == "ray"
+    execution = Execution(
+        workers=plan.workers, time_limit=max(0.0, deadline - clock.elapsed()),
+        hard_time_limit=True, backend=options["backend"], address=options["address"],
+        cpus_per_trial=options["cpus_per_trial"] if ray else 1.0,
+        gpus_per_trial=options["gpus_per_trial"] if ray else 0.0,
+    )  # fmt: skip
+    run = folder.search
+    if run.exists():  # killed mid-search: go on with the time left
+        summary = optimize(out=run.path, resume=True, execution=execution, on_event=on_event)
+    else:
+        settings = RunSettings(
+            state["dataset"], data_dir=state["data_dir"], space=state["space"],
+            eta=plan.eta, min_budget=plan.min_budget, max_budget=plan.max_budget,
+            iterations=0, fidelity=plan.fidelity, epochs=plan.epochs, seed=state["seed"],
+            split_seed=state["seed"], portfolio=state["portfolio"],
+        )  # fmt: skip
+        summary = optimize(out=run.path, settings=settings, execution=execution,
+                           on_event=on_event)  # fmt: skip
+    with Store.open(run.db, readonly=True) as store:
+        incumbent = store.robust_incumbent()
+        totals = store.summary()
+    if incumbent is None:
+        raise RunError(f"the search in {run.path} finished no evaluation; see `autocnn status`")
+    return {
+        "evaluations": totals.n_done,
+        "counts": totals.counts,
+        "seconds": summary.seconds,
+        "incumbent": {"config_id": incumbent.config_id, "budget": incumbent.budget,
+                      "val_loss": incumbent.loss, "config": incumbent.config},
+        "elapsed": clock.elapsed(),
+    }  # fmt: skip
+
+
+def _train_final(config: dict, epochs: float, full, out: Path, state: dict) -> dict:
+    """Train ``config`` on ``full`` for ``epochs`` and test it once (final_evaluation)."""
+    from autocnn.final.evaluation import final_evaluation
+    from autocnn.train import train
+
+    if out.exists():  # a partial final training of a killed session: ours to redo
+        shutil.rmtree(out)
+    result = final_evaluation(
+        lambda seed, save_to: train(config, full, None, epochs=epochs, seed=seed, save_to=save_to),
+        state["dataset"], config=config, epochs=epochs, seeds=[state["seed"]], out=out,
+        data_dir=state["data_dir"], extra={"space": state["space"], "kind": "fit"},
+    )  # fmt: skip
+    s = result.summary
+    return {
+        "epochs": epochs,
+        "test_accuracy": s["test_acc"]["mean"],
+        "test_balanced_accuracy": s["test_balanced_acc"]["mean"],
+        "train_accuracy": s["train_acc"]["mean"],
+        "n_params": s["n_params"],
+        "seconds": s["seconds"],
+        "model": str(out / result.model),
+    }
+
+
+def _final(folder, state, plan: FitPlan, clock: BudgetClock, log) -> dict:
+    import torch
+
+    config = state["stages"]["search"]["incumbent"]["config"]
+    full = data.load(state["dataset"], "train", data_dir=state["data_dir"])  # train + val
+    speed = probe_speed(config, full, threads=torch.get_num_threads(), steps=6).img_per_s
+    # the final evaluation also passes over the training data and the test set (~3x faster)
+    left = plan.total_seconds - plan.reserve_seconds - clock.elapsed()
+    left -= 1.25 * len(full) / (3 * speed)
+    epochs = final_epochs(left, len(full), speed)
+    log(f"final training: the incumbent for {epochs:g} epochs on {len(full)} images "
+        f"({speed:.0f} img/s measured, {left:.0f} s left)")  # fmt: skip
+    row = _train_final(config, epochs, full, folder.final, state)
+    shutil.copyfile(row["model"], folder.model)
+    return {**row, "img_per_s": speed, "elapsed": clock.elapsed()}
+
+
+def _deliver(folder: FitFolder, state: dict, log: Log) -> dict:
+    """Export the model and write the report; a failure here never loses the model."""
+    from autocnn.report import report
+
+    delivered: dict[str, Any] = {"model": str(folder.model)}
+    try:
+        from autocnn.final.export import export_model
+
+        delivered["export"] = {
+            k: str(v) for k, v in export_model(folder.model, folder.export).items()
+        }
+    except Exception as error:  # noqa: BLE001 - the .pt model is the deliverable; say why
+        log(f"export skipped: {error}")
+        delivered["export_error"] = str(error)
+    result = report(folder.search.path, folder.report, metrics=[folder.final / "metrics.json"],
+                    force=True)  # fmt: skip
+    delivered["report"] = str(result.html)
+    return delivered
+
+
+def _baseline(folder, state, plan: FitPlan, log) -> dict:
+    """The space's default trained for the fit's whole budget (less the same reserve)."""
+    import torch
+
+    config = space.default_config(state["space"])
+    full = data.load(state["dataset"], "train", data_dir=state["data_dir"])  # train + val
+    speed = probe_speed(config, full, threads=torch.get_num_threads(), steps=10).img_per_s
+    left = plan.total_seconds - plan.reserve_seconds - 1.25 * len(full) / (3 * speed)
+    epochs = final_epochs(left, len(full), speed)
+    log(f"baseline: the default for {epochs:g} epochs (the fit's whole budget)")
+    return _train_final(config, epochs, full, folder.baseline, state)
+
+
+def _summary(state: dict, seconds: float) -> dict[str, Any]:
+    final, search = state["stages"]["final"], state["stages"]["search"]
+    summary = {
+        "seconds": seconds,
+        "budget_seconds": state["budget_seconds"],
+        "budget_used": seconds / state["budget_seconds"],
+        "search_evaluations": search["evaluations"],
+        "incumbent_val_loss": search["incumbent"]["val_loss"],
+        "incumbent_budget": search["incumbent"]["budget"],
+        "final_epochs": final["epochs"],
+        "test_accuracy": final["test_accuracy"],
+        "test_balanced_accuracy": final["test_balanced_accuracy"],
+        "n_params": final["n_params"],
+    }
+    if "baseline" in state:
+        summary["baseline_test_accuracy"] = state["baseline"]["test_accuracy"]
+        summary["baseline_test_balanced_accuracy"] = state["baseline"]["test_balanced_accuracy"]
+        summary["baseline_epochs"] = state["baseline"]["epochs"]
+    return summary

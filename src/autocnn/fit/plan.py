@@ -1,0 +1,197 @@
+"""The plan of a fit: from a wall-clock budget and measured speeds to every search setting.
+
+Nothing here is a constant a user must know. :func:`make_plan` is a pure function of the budget,
+the dataset's size and the speeds measured on this machine (:mod:`autocnn.fit.probe`), so the
+same measurements always give the same plan, and tests check how it adapts.
+
+The policy, and the measurements behind it (2-core x86 machine, BENCHMARKS.md):
+
+- **Reserve** ``10 s + 2 %`` of the budget for what follows the final training (test pass,
+  export, report; ~5-15 s measured on kmnist10k) plus the final model's test pass.
+- **Search share** of what remains: 40 % from 30 minutes up, falling linearly in log-time to
+  15 % at 5 minutes and below. The accuracy benchmark (§7) met its target with 43 % search / 57 %
+  final training at 30 minutes; with a few minutes the final training's epochs matter more than a
+  few more search evaluations (§7: single models at 20-23 epochs 98.55 %, at 26-33 epochs
+  98.87 %).
+- **Workers × threads**: one single-thread worker per CPU. Measured side by side: two 1-thread
+  processes train 11 % (extended default) to 26-36 % (seed-space nets) more images per second in
+  total than one 2-thread process (§1, issue #17), so parallel evaluations win on this CPU.
+- **Budgets**: ``eta = 3`` over three rungs, the largest evaluation costing about a sixth of the
+  search's worker-seconds (several configs reach it) and the smallest a ninth of that, ~1-2 % of
+  the search. The largest budget in epochs follows from the measured seconds per epoch, capped at
+  27 epochs (tiny data).
+- **Fidelity**: ``annealed`` epochs (every budget a complete schedule; fair to one-cycle and
+  cosine configs, §7) when the smallest budget is at least half an epoch; otherwise the data is
+  the fidelity too (``both``: a budget buys a data subset and proportionally fewer epochs), as on
+  large datasets a single epoch can cost more than a whole rung should.
+- **Final epochs**: what the final share buys at the incumbent's speed with all threads, measured
+  again on the incumbent right before the final training (:func:`final_epochs`).
+
+Example:
+    >>> speed = Speeds(worker_img_s=400.0, cpus=2)
+    >>> small = make_plan(1800, n_train=6400, n_val=1600, speeds=speed)
+    >>> small.fidelity, small.workers, small.max_budget
+    ('annealed', 2, 13.0)
+    >>> big = make_plan(1800, n_train=240000, n_val=60000, speeds=speed)
+    >>> big.fidelity, big.max_budget
+    ('both', 9.0)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from autocnn.errors import ConfigError
+
+ETA = 3.0
+RUNGS = 3  # budgets max/9, max/3, max
+MAX_EPOCHS = 27.0
+MIN_SEARCH_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class Speeds:
+    """Training speed of the reference net measured here (images per second of one worker,
+    validation passes excluded) and the CPUs the search may use."""
+
+    worker_img_s: float
+    cpus: int
+    workers: int | None = None  # None: one per CPU; a Ray cluster says how many trials fit
+
+
+@dataclass(frozen=True)
+class FitPlan:
+    """Every decision of a fit, with the numbers it came from (stored in ``fit.json``)."""
+
+    total_seconds: float
+    spent_before_plan: float  # the probe's time, counted in the budget
+    reserve_seconds: float
+    search_seconds: float
+    final_seconds: float
+    workers: int
+    threads_per_worker: int
+    fidelity: str
+    min_budget: float
+    max_budget: float
+    eta: float
+    epochs: float  # with fidelity "both": epochs at the full budget
+    epoch_seconds: float  # one worker, one epoch of the training split + its validation pass
+    smallest_evaluation_seconds: float
+    largest_evaluation_seconds: float
+    n_train: int
+    n_val: int
+    speeds: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, stored: dict[str, Any]) -> FitPlan:
+        return cls(**stored)
+
+    def describe(self) -> list[str]:
+        """The plan as a user reads it (printed before the fit starts)."""
+        budget = (
+            f"{self.min_budget:g}-{self.max_budget:g} epochs, each a complete schedule"
+            if self.fidelity == "annealed"
+            else f"data subsets {math.sqrt(self.min_budget / self.max_budget):.0%}-100 % with "
+            f"{self.epochs * math.sqrt(self.min_budget / self.max_budget):.2g}-{self.epochs:.2g} "
+            "epochs"
+        )
+        return [
+            f"budget {_clock(self.total_seconds)}: probe {_clock(self.spent_before_plan)}, search "
+            f"{_clock(self.search_seconds)}, final training {_clock(self.final_seconds)}, test + "
+            f"export + report {_clock(self.reserve_seconds)}",
+            f"search: {self.workers} worker(s) x {self.threads_per_worker} thread(s), BOHB eta "
+            f"{self.eta:g}, budgets {budget}",
+            f"cost: one epoch {self.epoch_seconds:.1f} s per worker; evaluations "
+            f"{self.smallest_evaluation_seconds:.0f}-{self.largest_evaluation_seconds:.0f} s "
+            f"({self.n_train} training / {self.n_val} validation images)",
+        ]
+
+
+def make_plan(
+    total_seconds: float,
+    *,
+    n_train: int,
+    n_val: int,
+    speeds: Speeds,
+    spent: float = 0.0,
+) -> FitPlan:
+    """The plan for a budget of ``total_seconds`` of which ``spent`` are gone (the probe)."""
+    if not (math.isfinite(total_seconds) and total_seconds > 0):
+        raise ConfigError(f"--time must be a positive duration, got {total_seconds}")
+    reserve = 10.0 + 0.02 * total_seconds
+    available = total_seconds - spent - reserve
+    if available < 2 * MIN_SEARCH_SECONDS:
+        raise ConfigError(
+            f"a budget of {_clock(total_seconds)} leaves {max(available, 0):.0f} s after measuring "
+            f"this machine ({spent:.0f} s) and the final test + report ({reserve:.0f} s); give at "
+            f"least {_clock(spent + reserve + 2 * MIN_SEARCH_SECONDS + 60)} (e.g. --time 5m)"
+        )
+    share = search_share(total_seconds)
+    search = max(MIN_SEARCH_SECONDS, share * available)
+    workers = speeds.workers or max(1, speeds.cpus)
+    threads = max(1, speeds.cpus // workers)
+    # one worker's seconds per epoch: training, and a validation pass (~3x faster per image)
+    epoch_seconds = n_train / speeds.worker_img_s + n_val / (3.0 * speeds.worker_img_s)
+    largest = search * workers / 6.0
+    max_epochs = largest / epoch_seconds
+    if max_epochs / ETA ** (RUNGS - 1) >= 0.5:
+        fidelity, epochs = "annealed", 0.0
+        max_budget = float(min(MAX_EPOCHS, max(1.0, round(max_epochs))))
+        min_budget = max_budget / ETA ** (RUNGS - 1)
+        largest = max_budget * epoch_seconds
+    else:
+        fidelity, epochs = "both", max_epochs
+        max_budget, min_budget = ETA ** (RUNGS - 1), 1.0
+    return FitPlan(
+        total_seconds=float(total_seconds),
+        spent_before_plan=float(spent),
+        reserve_seconds=reserve,
+        search_seconds=search,
+        final_seconds=available - search,
+        workers=workers,
+        threads_per_worker=threads,
+        fidelity=fidelity,
+        min_budget=float(min_budget),
+        max_budget=float(max_budget),
+        eta=ETA,
+        epochs=float(epochs),
+        epoch_seconds=epoch_seconds,
+        smallest_evaluation_seconds=largest / ETA ** (RUNGS - 1),
+        largest_evaluation_seconds=largest,
+        n_train=int(n_train),
+        n_val=int(n_val),
+        speeds=dataclasses.asdict(speeds),
+    )
+
+
+def search_share(total_seconds: float) -> float:
+    """The search's share of the budget left after probing and the reserve.
+
+    >>> [round(search_share(s), 2) for s in (120, 300, 900, 1800, 7200)]
+    [0.15, 0.15, 0.3, 0.4, 0.4]
+    """
+    position = math.log(max(total_seconds, 300) / 300) / math.log(1800 / 300)
+    return 0.15 + 0.25 * min(1.0, position)
+
+
+def final_epochs(seconds: float, n_images: int, img_per_s: float, margin: float = 0.95) -> float:
+    """Epochs of the final training that fit in ``seconds`` at a measured ``img_per_s``
+    (``margin`` keeps the rest for speed noise); at least a quarter epoch.
+
+    >>> final_epochs(600, n_images=8000, img_per_s=650)
+    46.0
+    """
+    epochs = margin * seconds * img_per_s / max(1, n_images)
+    return float(max(0.25, math.floor(epochs) if epochs >= 2 else round(epochs, 2)))
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes}:{secs:02d}" if minutes else f"{secs} s"
