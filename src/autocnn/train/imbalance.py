@@ -33,13 +33,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-NONE, WEIGHTED, BALANCED, LOGIT_ADJUSTED = (
-    "none",
-    "weighted_loss",
-    "balanced_sampling",
-    "logit_adjustment",
-)
-IMBALANCE_METHODS = (NONE, WEIGHTED, BALANCED, LOGIT_ADJUSTED)
+from autocnn.space.imbalance import IMBALANCE_METHODS
+
+NONE, WEIGHTED, BALANCED, LOGIT_ADJUSTED = IMBALANCE_METHODS
 
 
 @dataclass(frozen=True)
@@ -64,8 +60,8 @@ def class_weights(counts: Any, beta: float) -> torch.Tensor:
     """``n_c ** -beta`` normalised to a mean weight of 1 per image; 0 for an empty class.
 
     Example:
-        >>> class_weights([300, 100], beta=1.0).tolist()   # 2 / (1 + 1) per image
-        [0.6666666865348825, 2.0]
+        >>> [round(w, 4) for w in class_weights([300, 100], beta=1.0).tolist()]
+        [0.6667, 2.0]
     """
     n = torch.as_tensor(np.asarray(counts), dtype=torch.float64)
     weights = torch.where(n > 0, n.clamp_min(1.0) ** -beta, torch.zeros_like(n))
