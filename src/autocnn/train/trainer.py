@@ -255,7 +255,7 @@ def _divergence_error(sums: EpochSums, step: int, steps_per_epoch: int, lr: floa
 
 def _not_learning_error(record: EpochRecord, n_classes: int) -> str | None:
     """Why the run must stop because the net is still at chance after a whole epoch, or None."""
-    if not _not_learning(record, n_classes):
+    if not not_learning(record, n_classes):
         return None
     return (
         f"not learning: train accuracy {record.train_acc:.1%} and validation "
@@ -264,7 +264,9 @@ def _not_learning_error(record: EpochRecord, n_classes: int) -> str | None:
     )
 
 
-def _not_learning(record: EpochRecord, n_classes: int) -> bool:
+def not_learning(record: EpochRecord, n_classes: int) -> bool:
+    """Still at chance after an epoch: train accuracy and validation balanced accuracy below
+    chance + NOT_LEARNING_MARGIN of the way to 100 %."""
     chance = 1.0 / max(n_classes, 1)
     threshold = chance + NOT_LEARNING_MARGIN * (1.0 - chance)
     val = record.val_balanced_acc
