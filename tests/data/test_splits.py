@@ -90,3 +90,11 @@ def test_class_balance_summary():
     balanced = class_balance_summary([800] * 10)
     assert balanced.ratio == 1.0 and balanced.is_balanced
     assert math.isinf(class_balance_summary([5, 0]).ratio)
+
+
+def test_every_class_with_two_images_is_validated_and_small_ones_warn():
+    data = indexed_set([50, 4, 2, 1])
+    with pytest.warns(UserWarning, match=r"classes \[1, 2, 3\].*except \[3\]"):
+        train, val = train_val_split(data, val_fraction=0.05, seed=0)  # 5 %: 2.5 -> 3 of class 0
+    assert val.class_counts().tolist() == [3, 1, 1, 0]  # tiny classes keep one each
+    assert train.class_counts().tolist() == [47, 3, 1, 1]  # the single image trains

@@ -10,7 +10,7 @@ from autocnn import data
 from autocnn.errors import ConfigError, RunError
 from autocnn.optimize.store import STORE_NAME, Store
 from autocnn.space import default_config, get_space, sample_configs, validate_config
-from autocnn.transfer.config import reduce_space, run_incumbent
+from autocnn.transfer.config import merge_config, reduce_space, run_incumbent
 from autocnn.transfer.search import transfer_config
 
 SOURCES = [("seed", c) for c in sample_configs(get_space("seed"), 6, seed=11)]
@@ -39,16 +39,34 @@ def test_reduced_space_keeps_fixed_values_and_validates(space_name, source):
 
 def test_searched_names_and_user_additions():
     source = {**default_config("seed"), "optimizer": "sgd", "momentum": 0.9}
-    reduced = reduce_space(source, "seed")
+    reduced = reduce_space(source, "seed", dest_class_counts=[100, 100, 98])  # balanced
     assert set(reduced.searched) == {
         "conv1_channels", "n_fc_layers", "fc1_units", "fc2_units", "batch_size", "learning_rate",
     }  # fmt: skip
+    imbalance = {"imbalance", "imbalance_beta", "imbalance_tau"}
+    longtail = reduce_space(source, "seed", dest_class_counts=[400, 100, 40])
+    assert set(longtail.searched) == set(reduced.searched) | imbalance
+    assert set(reduce_space(source, "seed").searched) == set(longtail.searched)  # counts unknown
     more = reduce_space(source, "seed", ["momentum", "activation"])
     assert {"momentum", "activation"} <= set(more.searched)
     with pytest.raises(ConfigError, match="does not have"):
         reduce_space(source, "seed", ["no_such_hp"])
     with pytest.raises(ConfigError, match="never active"):
         reduce_space(default_config("seed"), "seed", ["momentum"])  # adam: no momentum
+
+
+def test_imbalance_is_searched_from_the_source_value_and_old_anchors_merge():
+    source = {**default_config("seed"), "imbalance": "logit_adjustment", "imbalance_tau": 0.5}
+    reduced = reduce_space(source, "seed", dest_class_counts=[400, 40])
+    default = dict(reduced.space.get_default_configuration())
+    assert default["imbalance"] == "logit_adjustment" and default["imbalance_tau"] == 0.5
+    weighted = reduced.merge({**default, "imbalance": "weighted_loss", "imbalance_beta": 0.7})
+    assert weighted["imbalance_beta"] == 0.7 and "imbalance_tau" not in weighted
+    # A transfer run stored before the imbalance keys existed: its anchor lacks them.
+    old_anchor = {k: v for k, v in reduced.anchor.items() if not k.startswith("imbalance")}
+    old_values = {k: v for k, v in default.items() if not k.startswith("imbalance")}
+    old = merge_config(old_values, "seed", old_anchor, [s for s in reduced.searched])
+    assert old["imbalance"] == "none"
 
 
 def test_new_fc_layers_borrow_the_source_layer_settings():

@@ -9,6 +9,7 @@ file order so a split does not depend on how the classes interleave.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,12 +33,20 @@ def _count(n: int, fraction: float) -> int:
     return math.floor(n * fraction + 0.5)  # round half up: monotone in fraction
 
 
+SMALL_CLASS = 5  # fewer images: a class's validation recall rests on one or two images
+
+
 def train_val_split(
     data: ImageSet, val_fraction: float = 0.2, seed: int = 0
 ) -> tuple[ImageSet, ImageSet]:
     """Split ``data`` into (train, validation), stratified by class and fixed by ``seed``.
 
-    Every class with at least 2 images has at least one in each part.
+    Every class with at least 2 images has at least one in each part, however small
+    ``val_fraction`` is, so balanced accuracy on the validation part covers the long tail. A class
+    with 2-4 images gets exactly one validation image (its recall there is 0 or 1); a class with a
+    single image keeps it for training (a class never seen cannot be learned) and is missing from
+    validation, where balanced accuracy averages over the other classes. Both cases warn
+    (UserWarning), naming the classes.
 
     Example::
 
@@ -53,10 +62,24 @@ def train_val_split(
         n_val = min(max(_count(n, val_fraction), 1), n - 1) if n >= 2 else 0
         val_idx.append(order[:n_val])
         train_idx.append(order[n_val:])
+    _warn_small_classes([len(order) for order in val_idx], [len(o) for o in train_idx])
     return (
         data.subset(np.sort(np.concatenate(train_idx))),
         data.subset(np.sort(np.concatenate(val_idx))),
     )
+
+
+def _warn_small_classes(n_val: list[int], n_train: list[int]) -> None:
+    small = [
+        c for c, (v, t) in enumerate(zip(n_val, n_train, strict=True)) if 0 < v + t < SMALL_CLASS
+    ]
+    if not small:
+        return
+    unseen = [c for c in small if n_val[c] == 0]
+    text = f"classes {small} have fewer than {SMALL_CLASS} images: one validation image each"
+    if unseen:
+        text += f", except {unseen} (a single image, kept for training; not validated)"
+    warnings.warn(text + "; their validation recall is noisy", UserWarning, stacklevel=3)
 
 
 def stratified_subset(data: ImageSet, fraction: float, seed: int = 0) -> ImageSet:

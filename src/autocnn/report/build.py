@@ -44,6 +44,7 @@ from autocnn.report.study_page import study_sections
 from autocnn.report.tables import (
     failures_table,
     overview_table,
+    per_class_table,
     tables_from_json,
     top_configs_table,
 )
@@ -252,6 +253,8 @@ class _Builder:
             "Orange (if any): under-represented classes, with fewer than half the mean number "
             "of images; dashed: balanced accuracy (the mean of the bars).",
         )
+        if (table := per_class_table(model)) is not None:
+            section.items.append(table)
         self.figure(
             section,
             f"{prefix}class_distribution.png",
@@ -281,6 +284,8 @@ class _Builder:
             "ones; colour: share of the row (recall on the diagonal), numbers: images. Right: "
             "recall per class; orange: under-represented classes; dashed: balanced accuracy.",
         )
+        if (table := per_class_table(model)) is not None:
+            section.items.append(table)
 
     def _numbers(self, run: RunData, prefix: str, ranked: list) -> None:
         numbers: dict[str, Any] = {"run": str(run.path)}

@@ -122,8 +122,11 @@ class ModelMetrics:
     confusion: np.ndarray | None = None
     per_class_acc: list[float | None] | None = None
     class_counts: np.ndarray | None = None  # images per class of the evaluated set
+    train_counts: np.ndarray | None = None  # images per class the model was trained on
 
     def __post_init__(self) -> None:
+        if self.train_counts is not None:
+            self.train_counts = np.asarray(self.train_counts, dtype=np.int64)
         if self.class_counts is None and self.confusion is not None:
             self.class_counts = self.confusion.sum(axis=1)
         if self.per_class_acc is None and self.confusion is not None:
@@ -136,6 +139,16 @@ class ModelMetrics:
     @property
     def n_classes(self) -> int:
         return len(self.per_class_acc or [])
+
+    def per_class_rows(self) -> list[list[Any]]:
+        """Per class: training images (if known), evaluated images, accuracy; the tail shows
+        whether rare training classes are the ones the model gets wrong."""
+        rows = []
+        for c, acc in enumerate(self.per_class_acc or []):
+            train = int(self.train_counts[c]) if self.train_counts is not None else None
+            evaluated = int(self.class_counts[c]) if self.class_counts is not None else None
+            rows.append([c, train, evaluated, acc])
+        return rows
 
     @property
     def accuracy(self) -> float | None:
@@ -181,12 +194,29 @@ def _split_of(path: str) -> str:
     return "unknown"
 
 
+def _train_counts(payload: Any) -> list[int] | None:
+    """The first list of training images per class in ``payload``: a key naming both "train"
+    and "class_counts" (``train_class_counts`` of a training result, ``class_counts_train`` of a
+    final evaluation's summary)."""
+    if isinstance(payload, dict):
+        for key, value in payload.items():
+            lowered = str(key).lower()
+            if "class_counts" in lowered and "train" in lowered and isinstance(value, list):
+                if value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+                    return value
+        for value in payload.values():
+            if isinstance(value, dict) and (found := _train_counts(value)) is not None:
+                return found
+    return None
+
+
 def find_model_metrics(payload: Any, name: str, split: str | None = None) -> list[ModelMetrics]:
     """Every dict inside ``payload`` that holds a confusion matrix or per-class accuracies.
 
     Keys are matched by meaning, not exact name: one containing ``confusion`` (a square matrix) and
     one containing ``per_class`` (a list of numbers or nulls). The split is taken from ``split``
-    or guessed from the key path (``test`` / ``val``).
+    or guessed from the key path (``test`` / ``val``). Training images per class (a key with
+    ``train`` and ``class_counts``, anywhere in ``payload``) go with every model of that size.
 
     Example::
 
@@ -221,6 +251,10 @@ def find_model_metrics(payload: Any, name: str, split: str | None = None) -> lis
                 visit(value, f"{path}[{index}]")
 
     visit(payload, "")
+    counts = _train_counts(payload)
+    for model in found:
+        if counts is not None and len(counts) == model.n_classes:
+            model.train_counts = np.asarray(counts, dtype=np.int64)
     return found
 
 

@@ -335,7 +335,13 @@ def load_final_evaluations(root: Path, study: dict[str, Any]) -> list[FinalEvalu
             found.append(FinalEvaluation(role, dataset, method, label, str(folder), 0, None,
                                          f"{folder}/metrics.json: {why}"))  # fmt: skip
             continue
-        pooled = ModelMetrics(f"{dataset} \u2014 {label}", "test", np.sum(matrices, axis=0))
+        summary = payload.get("summary") if isinstance(payload.get("summary"), dict) else {}
+        counts = summary.get("class_counts_train")
+        if not isinstance(counts, list) or len(counts) != len(matrices[0]):
+            counts = None
+        pooled = ModelMetrics(
+            f"{dataset} \u2014 {label}", "test", np.sum(matrices, axis=0), train_counts=counts
+        )
         found.append(
             FinalEvaluation(role, dataset, method, label, str(folder), len(matrices), pooled)
         )

@@ -17,7 +17,7 @@ from typing import Any
 
 from autocnn.report.analysis import RankedConfig
 from autocnn.report.html import Table, format_value
-from autocnn.report.load import RunData
+from autocnn.report.load import ModelMetrics, RunData
 
 MAX_ROWS = 200
 MAX_TABLES = 30
@@ -187,3 +187,24 @@ def _short(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3g}"
     return str(value)
+
+
+def per_class_table(model: ModelMetrics) -> Table | None:
+    """Per class: training images beside accuracy, so a reader sees whether the tail improved."""
+    rows = model.per_class_rows()
+    if not rows:
+        return None
+    known = model.train_counts is not None
+    caption = (
+        "Training images per class beside the accuracy (recall) on the evaluated set: on a "
+        "long-tailed dataset the rare classes are where imbalance handling should help."
+        if known
+        else "The evaluation did not record its training images per class."
+    )
+    return Table(
+        f"Per-class accuracy and training images \u2014 {model.name}",
+        ["class", "training images", f"{model.split} images", "accuracy"],
+        rows,
+        caption,
+        compact=True,
+    )

@@ -21,6 +21,7 @@ from ConfigSpace import (
 from ConfigSpace.hyperparameters import FloatHyperparameter, IntegerHyperparameter
 
 from autocnn.errors import ConfigError
+from autocnn.space.imbalance import LEGACY_VALUES
 
 
 def _plain(value: Any) -> Any:
@@ -87,8 +88,11 @@ def _satisfied(condition: Any, values: dict[str, Any]) -> bool:
 def validate_config(config: Mapping[str, Any], space: ConfigurationSpace) -> dict[str, Any]:
     """Check ``config`` against ``space`` and return it as plain Python scalars.
 
-    Nothing is filled in: every active hyperparameter must be given, no inactive or unknown
-    one may be. Raises ConfigError naming the key, the bad value and what is allowed.
+    Nothing is filled in, with one exception: a hyperparameter added after runs were recorded
+    (``LEGACY_VALUES``, e.g. ``imbalance``) takes the value those runs trained with, so an old
+    run's config still loads and means what it meant. Otherwise every active hyperparameter must
+    be given, no inactive or unknown one may be. Raises ConfigError naming the key, the bad value
+    and what is allowed.
 
     Example:
         >>> from autocnn.space import default_config, get_space
@@ -111,6 +115,9 @@ def validate_config(config: Mapping[str, Any], space: ConfigurationSpace) -> dic
         conditions = space.parent_conditions_of[name]
         active = all(_satisfied(cond, result) for cond in conditions)
         needs = " and ".join(str(cond) for cond in conditions)
+        if active and name not in config and name in LEGACY_VALUES:
+            result[name] = LEGACY_VALUES[name]
+            continue
         if active and name not in config:
             why = f", active here because {needs}" if conditions else ""
             raise ConfigError(

@@ -25,6 +25,8 @@ from ConfigSpace import (
     Integer,
 )
 
+from autocnn.space.imbalance import imbalance_hyperparameters
+
 MAX_STAGES = 4
 
 # The hand-designed VGG-style reference net (98.6-98.8 % on kmnist10k in ~3 CPU minutes):
@@ -54,6 +56,7 @@ EXTENDED_DEFAULT: dict[str, Any] = {
     "aug_translate": 0.1,
     "aug_scale": 0.1,
     "aug_erasing": 0.0,
+    "imbalance": "none",  # plain cross-entropy on the natural class frequencies
 }
 
 
@@ -115,6 +118,7 @@ def extended_space(seed: int | None = None) -> ConfigurationSpace:
     ]
     conditions.append(EqualsCondition(momentum, optimizer, "sgd"))
     conditions += [EqualsCondition(hp, augment, "affine") for hp in aug]
-    space.add(hps)
-    space.add(conditions)
+    imbalance_hps, imbalance_conditions = imbalance_hyperparameters(d["imbalance"])
+    space.add([*hps, *imbalance_hps])
+    space.add([*conditions, *imbalance_conditions])
     return space

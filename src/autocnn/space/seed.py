@@ -25,6 +25,8 @@ from ConfigSpace import (
     Integer,
 )
 
+from autocnn.space.imbalance import imbalance_hyperparameters
+
 MAX_CONV_LAYERS = 3
 MAX_FC_LAYERS = 2
 
@@ -48,6 +50,7 @@ SEED_DEFAULT: dict[str, Any] = {
     "learning_rate": 1e-3,
     "weight_decay": 1e-6,
     "batch_size": 50,
+    "imbalance": "none",  # plain cross-entropy on the natural class frequencies
 }
 
 
@@ -93,7 +96,7 @@ def _fc_layer(j: int, n_fc: Integer) -> tuple[list, list]:
 
 
 def seed_space(seed: int | None = None) -> ConfigurationSpace:
-    """Build the seed space (43 hyperparameters, all validity by construction).
+    """Build the seed space (46 hyperparameters, 3 for class imbalance; valid by construction).
 
     Example:
         >>> space = seed_space(seed=0)
@@ -123,6 +126,7 @@ def seed_space(seed: int | None = None) -> ConfigurationSpace:
         layer_hps, layer_conditions = _fc_layer(j, n_fc)
         hps += layer_hps
         conditions += layer_conditions
-    space.add(hps)
-    space.add(conditions)
+    imbalance_hps, imbalance_conditions = imbalance_hyperparameters(SEED_DEFAULT["imbalance"])
+    space.add([*hps, *imbalance_hps])
+    space.add([*conditions, *imbalance_conditions])
     return space

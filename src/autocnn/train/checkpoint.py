@@ -19,6 +19,7 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import torch
 
 from autocnn.errors import CheckpointError
 from autocnn.train.inputs import Normalization
+from autocnn.train.results import EpochRecord, EpochSums
 
 FORMAT = "autocnn-checkpoint"
 VERSION = 1
@@ -156,3 +158,96 @@ def model_from_checkpoint(
         ) from error
     to_device(model, device).eval()
     return model, Normalization.from_dict(payload["normalization"]), config
+
+
+# ----------------------------------------------------------------------------- a run's state
+
+
+def run_identity(
+    config: Mapping[str, Any], seed: int, horizon_steps: int, steps_per_epoch: int, train_set: Any
+) -> dict[str, Any]:
+    """What a checkpoint must share with a run that continues it (checked in this order)."""
+    return {
+        "config": config_json(config),
+        "config_hash": config_hash(config),
+        "n_train": len(train_set),
+        "n_classes": int(train_set.n_classes),
+        "input_shape": list(train_set.input_shape),
+        "steps_per_epoch": steps_per_epoch,
+        "seed": seed,
+        "horizon_steps": horizon_steps,
+    }
+
+
+def check_resumable(
+    payload: Mapping[str, Any], path: Path, expected: Mapping[str, Any], total_steps: int
+) -> None:
+    """A checkpoint continues a run only under the settings that make the prefix exact."""
+    for key, value in expected.items():
+        if key.startswith("config"):
+            continue  # load_checkpoint compared the configs, naming the keys that differ
+        stored = list(payload[key]) if key == "input_shape" else payload[key]
+        if stored != value:
+            raise CheckpointError(
+                f"checkpoint {path} was trained with {key}={stored!r}, this run has {value!r}; "
+                "resume with the same dataset, seed, batch size and horizon, or train from scratch"
+            )
+    if int(payload["step"]) > total_steps:
+        steps_per_epoch = expected["steps_per_epoch"]
+        raise CheckpointError(
+            f"checkpoint {path} is already at epoch {payload['step'] / steps_per_epoch:g}, beyond "
+            f"the requested budget of {total_steps / steps_per_epoch:g} epochs"
+        )
+
+
+def restore_run(
+    payload: Mapping[str, Any],
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    augment_rng: torch.Generator,
+    device: torch.device,
+) -> tuple[int, EpochSums, list[EpochRecord]]:
+    """Load a checkpoint's weights and random states in place; ``(step, sums, history)``."""
+    model.load_state_dict(payload["model"])
+    optimizer.load_state_dict(payload["optimizer"])
+    torch.set_rng_state(payload["rng"]["torch"])
+    if device.type == "cuda" and payload["rng"]["cuda"] is not None:
+        torch.cuda.set_rng_state(payload["rng"]["cuda"], device)
+    augment_rng.set_state(payload["rng"]["augment"])
+    sums = EpochSums.from_state(payload["accumulators"], device)
+    history = [EpochRecord(**record) for record in payload["history"]]
+    return int(payload["step"]), sums, history
+
+
+def save_run(
+    path: Path,
+    identity: Mapping[str, Any],
+    *,
+    step: int,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    augment_rng: torch.Generator,
+    device: torch.device,
+    sums: EpochSums,
+    history: list[EpochRecord],
+    normalization: Normalization,
+) -> None:
+    """Write everything :func:`restore_run` needs to continue exactly at ``step``."""
+    save_checkpoint(
+        path,
+        {
+            **identity,
+            "step": step,
+            "epoch": step / identity["steps_per_epoch"],
+            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "optimizer": optimizer.state_dict(),
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "augment": augment_rng.get_state(),
+                "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+            },
+            "accumulators": sums.state(),
+            "history": [asdict(record) for record in history],
+            "normalization": normalization.to_dict(),
+        },
+    )

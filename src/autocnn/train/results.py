@@ -53,6 +53,10 @@ class TrainResult:
     device: str
     normalization: dict[str, list[float]]  # the training set's; needed to evaluate a test set
     error: str | None = None
+    # Training images per class, and the imbalance method with its parameter (see imbalance.py):
+    # recorded with every evaluation so a report can put the counts beside per-class accuracy.
+    train_class_counts: list[int] | None = None
+    imbalance: dict[str, Any] | None = None
     model: torch.nn.Module | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from autocnn.data.augment import AUGMENT_MODES, AugmentSettings
 from autocnn.errors import ConfigError
+from autocnn.train.imbalance import IMBALANCE_METHODS, ImbalanceSettings
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "adadelta")
 LR_SCHEDULES = ("constant", "cosine", "onecycle")
@@ -38,6 +39,10 @@ DEFAULTS: dict[str, Any] = {
     "aug_translate": 0.1,
     "aug_scale": 0.1,
     "aug_erasing": 0.0,
+    # No imbalance handling: what a config from before these keys existed trained with.
+    "imbalance": "none",
+    "imbalance_beta": 1.0,
+    "imbalance_tau": 1.0,
 }
 
 
@@ -53,6 +58,7 @@ class TrainSettings:
     lr_schedule: str = DEFAULTS["lr_schedule"]
     label_smoothing: float = DEFAULTS["label_smoothing"]
     augmentation: AugmentSettings = AugmentSettings()
+    imbalance: ImbalanceSettings = ImbalanceSettings()
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> TrainSettings:
@@ -68,6 +74,9 @@ class TrainSettings:
         for key in ("aug_rotate", "aug_translate", "aug_scale"):
             _check_number(value, key, low=0.0)
         _check_number(value, "aug_erasing", low=0.0, high=1.0)
+        _check_choice(value, "imbalance", IMBALANCE_METHODS)
+        _check_number(value, "imbalance_beta", low=0.0)
+        _check_number(value, "imbalance_tau", low=0.0)
         batch_size = value["batch_size"]
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(
@@ -92,6 +101,9 @@ class TrainSettings:
             lr_schedule=value["lr_schedule"],
             label_smoothing=float(value["label_smoothing"]),
             augmentation=augmentation,
+            imbalance=ImbalanceSettings(
+                value["imbalance"], float(value["imbalance_beta"]), float(value["imbalance_tau"])
+            ),
         )
 
 

@@ -14,6 +14,9 @@ Design choices, and why:
 - Data stay uint8 tensors on the device; a step gathers a batch with one index, converts and
   augments it as a whole (no DataLoader, no per-image Python). Loss and accuracy accumulate as
   device tensors and are read once per epoch; a divergence check syncs every 50 steps.
+- Class imbalance (config key ``imbalance``, see :mod:`autocnn.train.imbalance`) changes only
+  the training loss (class weights, logit adjustment) or the data order (class-balanced draws,
+  still a pure function of (seed, epoch)); validation is always plain.
 - A NaN/inf or exploding loss stops the run with status "diverged"; it never raises.
 - On CUDA (``device="auto"`` picks it when present) the forward pass runs under bf16 autocast.
 - The global torch RNG is forked: training does not disturb the caller's random state.
@@ -26,21 +29,26 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
 import math
 import numbers
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
-from autocnn.errors import CheckpointError, ConfigError, DataError
+from autocnn.errors import ConfigError, DataError
 from autocnn.model import build_model, count_parameters
-from autocnn.train.checkpoint import config_hash, config_json, load_checkpoint, save_checkpoint
+from autocnn.train.checkpoint import (
+    check_resumable,
+    load_checkpoint,
+    restore_run,
+    run_identity,
+    save_run,
+)
+from autocnn.train.imbalance import ImbalanceTerms, balanced_order
 from autocnn.train.inputs import Normalization, prepare_batch, to_device
 from autocnn.train.metrics import EvalMetrics, evaluate_model
 from autocnn.train.results import DIVERGENCE_LOSS, EpochRecord, EpochSums, TrainResult
@@ -104,69 +112,50 @@ def train(
     """
     started = time.perf_counter()
     settings = TrainSettings.from_config(config)
-    if not (isinstance(epochs, numbers.Real) and math.isfinite(epochs) and epochs >= 0):
-        raise ConfigError(f"epochs must be a finite number >= 0, got {epochs!r}")
+    _check_inputs(epochs, train_set)
     horizon = epochs if horizon is None else horizon
-    if len(train_set) == 0:
-        raise DataError("the training set is empty; pass a dataset with at least one image")
     dev = _resolve_device(device)
-    amp = dev.type == "cuda"
-
     batch_size = min(settings.batch_size, len(train_set))
     steps_per_epoch = len(train_set) // batch_size
     total_steps = math.floor(epochs * steps_per_epoch + 0.5)
     horizon_steps = max(1, math.floor(horizon * steps_per_epoch + 0.5))
+    identity = run_identity(config, seed, horizon_steps, steps_per_epoch, train_set)
     normalization = Normalization.from_data(train_set)
     mean, std = normalization.tensors(dev)
     train_x, train_y = train_set.x.to(dev), train_set.y.to(dev)
+    class_counts = train_set.class_counts()
+    imbalance = ImbalanceTerms.build(settings.imbalance, class_counts, dev)
 
-    fork_devices = (
-        [dev.index if dev.index is not None else torch.cuda.current_device()] if amp else []
-    )
-    with torch.random.fork_rng(devices=fork_devices):
+    with torch.random.fork_rng(devices=_cuda_devices(dev)):
+        # --- the model, its optimizer and every random state (fresh, or from a checkpoint)
         torch.manual_seed(seed)
         model = to_device(build_model(config, train_set.input_shape, train_set.n_classes), dev)
         if init_state is not None:
             model.load_state_dict(init_state)
         optimizer = _make_optimizer(model, settings, param_groups)
         augment_rng = torch.Generator().manual_seed(seed + _AUGMENT_SEED)
-        sums = EpochSums.zeros(dev)
-        history: list[EpochRecord] = []  # whole epochs only; a final partial one is added last
-        step = 0
+        step, sums, history = 0, EpochSums.zeros(dev), []  # history: whole epochs only
         if resume_from is not None:
             payload = load_checkpoint(resume_from, config)
-            identity = _run_identity(config, seed, horizon_steps, steps_per_epoch, train_set)
-            _check_compatible(payload, resume_from, identity, total_steps)
-            model.load_state_dict(payload["model"])
-            optimizer.load_state_dict(payload["optimizer"])
-            torch.set_rng_state(payload["rng"]["torch"])
-            if amp and payload["rng"]["cuda"] is not None:
-                torch.cuda.set_rng_state(payload["rng"]["cuda"], dev)
-            augment_rng.set_state(payload["rng"]["augment"])
-            sums = EpochSums.from_state(payload["accumulators"], dev)
-            history = [EpochRecord(**record) for record in payload["history"]]
-            step = int(payload["step"])
+            check_resumable(payload, resume_from, identity, total_steps)
+            step, sums, history = restore_run(payload, model, optimizer, augment_rng, dev)
         start_step = step
 
-        status, error, last_eval, final_record = OK, None, None, None
-        train_seconds = 0.0  # lr: the rate of the last step taken (for the records)
-        lr = learning_rate_at(
-            settings.lr_schedule, settings.learning_rate, max(step - 1, 0), horizon_steps
-        )
+        # --- the step loop: one pass per (rest of an) epoch, then validate, record, judge
+        error, last_eval, final_record, train_seconds = None, None, None, 0.0
+        lr = _learning_rate(settings, max(step - 1, 0), horizon_steps)  # of the last step taken
         bar = _progress_bar(progress, total_steps - start_step)
-        autocast = torch.autocast("cuda", torch.bfloat16) if amp else contextlib.nullcontext()
+        autocast = torch.autocast("cuda", torch.bfloat16) if dev.type == "cuda" else nullcontext()
         model.train()
-        while step < total_steps and status == OK:
+        while step < total_steps and error is None:
             epoch = step // steps_per_epoch
-            order = _epoch_order(seed, epoch, len(train_set)).to(dev)
+            order = _epoch_order(seed, epoch, train_set, imbalance.balanced_sampling).to(dev)
             stop = min(steps_per_epoch, total_steps - epoch * steps_per_epoch)
             if before_epoch is not None:
                 before_epoch(model, epoch)
             segment_start = time.perf_counter()
             for position in range(step - epoch * steps_per_epoch, stop):
-                lr = learning_rate_at(
-                    settings.lr_schedule, settings.learning_rate, step, horizon_steps
-                )
+                lr = _learning_rate(settings, step, horizon_steps)
                 for group in optimizer.param_groups:
                     group["lr"] = lr * group.get("lr_factor", 1.0)
                 index = order[position * batch_size : (position + 1) * batch_size]
@@ -174,47 +163,28 @@ def train(
                 x = prepare_batch(train_x[index], mean, std, settings.augmentation, augment_rng)
                 with autocast:
                     logits = model(x)
-                loss = F.cross_entropy(
-                    logits.float(), labels, label_smoothing=settings.label_smoothing
-                )
+                loss = imbalance.loss(logits.float(), labels, settings.label_smoothing)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 sums.add(loss.detach(), (logits.detach().argmax(dim=1) == labels).sum())
                 step += 1
                 if step % CHECK_EVERY == 0 and sums.diverged():
-                    status = DIVERGED
                     break
                 if bar is not None and step % 10 == 0:
                     bar.update(bar.task_ids[0], completed=step - start_step)
-            if status == OK and sums.diverged():
-                status = DIVERGED
             train_seconds += time.perf_counter() - segment_start
-            if status == DIVERGED:
-                error = (
-                    f"training loss diverged (non-finite or > {DIVERGENCE_LOSS:g}) by epoch "
-                    f"{step / steps_per_epoch:.3g} (step {step}) at lr {lr:.3g}"
-                )
+            error = _divergence_error(sums, step, steps_per_epoch, lr)
+            if error is not None:
                 break
-            last_eval = _validate(model, val_set, normalization, dev, amp)
-            record = sums.record(
-                step / steps_per_epoch,
-                batch_size,
-                last_eval,
-                time.perf_counter() - segment_start,
-                lr,
-            )
-            if step % steps_per_epoch == 0:
+            last_eval = _validate(model, val_set, normalization, dev)
+            seconds = time.perf_counter() - segment_start
+            record = sums.record(step / steps_per_epoch, batch_size, last_eval, seconds, lr)
+            if step % steps_per_epoch == 0:  # a whole epoch
                 history.append(record)
                 sums = EpochSums.zeros(dev)
-                judged = stop_if_not_learning and step >= NOT_LEARNING_MIN_STEPS
-                if judged and _not_learning(record, train_set.n_classes):
-                    status = DIVERGED
-                    error = (
-                        f"not learning: train accuracy {record.train_acc:.1%} and validation "
-                        f"balanced accuracy {_percent(record.val_balanced_acc)} after epoch "
-                        f"{record.epoch:g} (chance: {1 / train_set.n_classes:.1%}); stopped early"
-                    )
+                if stop_if_not_learning and step >= NOT_LEARNING_MIN_STEPS:
+                    error = _not_learning_error(record, train_set.n_classes)
             else:
                 final_record = record
             if bar is not None:
@@ -224,37 +194,31 @@ def train(
         if bar is not None:
             bar.stop()
 
-        if status == OK and last_eval is None:  # nothing left to train (resumed at the end)
-            last_eval = _validate(model, val_set, normalization, dev, amp)
+        # --- the end: a last validation if nothing was left to train, then the checkpoint
+        if error is None and last_eval is None:  # resumed at the end of the budget
+            last_eval = _validate(model, val_set, normalization, dev)
             if step % steps_per_epoch != 0 and step > 0:
                 final_record = sums.record(step / steps_per_epoch, batch_size, last_eval, 0.0, lr)
-        if status == OK and save_to is not None:
-            rng = {
-                "torch": torch.get_rng_state(),
-                "augment": augment_rng.get_state(),
-                "cuda": torch.cuda.get_rng_state(dev) if amp else None,
-            }
-            save_checkpoint(
+        if error is None and save_to is not None:
+            save_run(
                 save_to,
-                {
-                    **_run_identity(config, seed, horizon_steps, steps_per_epoch, train_set),
-                    "step": step,
-                    "epoch": step / steps_per_epoch,
-                    "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                    "optimizer": optimizer.state_dict(),
-                    "rng": rng,
-                    "accumulators": sums.state(),
-                    "history": [asdict(r) for r in history],
-                    "normalization": normalization.to_dict(),
-                },
+                identity,
+                step=step,
+                model=model,
+                optimizer=optimizer,
+                augment_rng=augment_rng,
+                device=dev,
+                sums=sums,
+                history=history,
+                normalization=normalization,
             )
 
     if final_record is not None:
         history = [*history, final_record]
+    final = last_eval if error is None else None
     trained_images = (step - start_step) * batch_size
-    final = last_eval if status == OK else None
     return TrainResult(
-        status=status,
+        status=OK if error is None else DIVERGED,
         epochs=step / steps_per_epoch,
         start_epoch=start_step / steps_per_epoch,
         history=history,
@@ -270,11 +234,39 @@ def train(
         device=str(dev),
         normalization=normalization.to_dict(),
         error=error,
+        train_class_counts=[int(n) for n in class_counts],
+        imbalance=settings.imbalance.to_dict(),
         model=model,
     )
 
 
-def _not_learning(record: EpochRecord, n_classes: int) -> bool:
+# ----------------------------------------------------------------------------- the stop policy
+
+
+def _divergence_error(sums: EpochSums, step: int, steps_per_epoch: int, lr: float) -> str | None:
+    """Why the run must stop because its loss blew up (NaN/inf or > DIVERGENCE_LOSS), or None."""
+    if not sums.diverged():
+        return None
+    return (
+        f"training loss diverged (non-finite or > {DIVERGENCE_LOSS:g}) by epoch "
+        f"{step / steps_per_epoch:.3g} (step {step}) at lr {lr:.3g}"
+    )
+
+
+def _not_learning_error(record: EpochRecord, n_classes: int) -> str | None:
+    """Why the run must stop because the net is still at chance after a whole epoch, or None."""
+    if not not_learning(record, n_classes):
+        return None
+    return (
+        f"not learning: train accuracy {record.train_acc:.1%} and validation "
+        f"balanced accuracy {_percent(record.val_balanced_acc)} after epoch "
+        f"{record.epoch:g} (chance: {1 / n_classes:.1%}); stopped early"
+    )
+
+
+def not_learning(record: EpochRecord, n_classes: int) -> bool:
+    """Still at chance after an epoch: train accuracy and validation balanced accuracy below
+    chance + NOT_LEARNING_MARGIN of the way to 100 %."""
     chance = 1.0 / max(n_classes, 1)
     threshold = chance + NOT_LEARNING_MARGIN * (1.0 - chance)
     val = record.val_balanced_acc
@@ -285,10 +277,17 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
-def _epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
-    """The shuffled order of epoch ``epoch``: a pure function of (seed, epoch)."""
+def _epoch_order(seed: int, epoch: int, train_set: Any, balanced: bool) -> torch.Tensor:
+    """The data order of epoch ``epoch``: a pure function of (seed, epoch), so a continued run
+    sees the same batches. A permutation, or class-balanced draws with replacement."""
     generator = torch.Generator().manual_seed((seed * 1_000_003 + epoch) % (2**63))
-    return torch.randperm(n, generator=generator)
+    if balanced:
+        return balanced_order(train_set.y, train_set.n_classes, generator)
+    return torch.randperm(len(train_set), generator=generator)
+
+
+def _learning_rate(settings: TrainSettings, step: int, horizon_steps: int) -> float:
+    return learning_rate_at(settings.lr_schedule, settings.learning_rate, step, horizon_steps)
 
 
 def _make_optimizer(
@@ -311,10 +310,11 @@ def _make_optimizer(
 
 
 def _validate(
-    model: torch.nn.Module, val_set: Any | None, norm: Normalization, dev: torch.device, amp: bool
+    model: torch.nn.Module, val_set: Any | None, norm: Normalization, dev: torch.device
 ) -> EvalMetrics | None:
     if val_set is None or len(val_set) == 0:
         return None
+    amp = dev.type == "cuda"
     metrics = evaluate_model(
         model, val_set, EVAL_BATCH_SIZE, normalization=norm, device=dev, amp=amp
     )
@@ -322,41 +322,18 @@ def _validate(
     return metrics
 
 
-def _run_identity(
-    config: Mapping[str, Any], seed: int, horizon_steps: int, steps_per_epoch: int, train_set: Any
-) -> dict[str, Any]:
-    """What a checkpoint must share with a run that continues it (checked in this order)."""
-    return {
-        "config": config_json(config),
-        "config_hash": config_hash(config),
-        "n_train": len(train_set),
-        "n_classes": int(train_set.n_classes),
-        "input_shape": list(train_set.input_shape),
-        "steps_per_epoch": steps_per_epoch,
-        "seed": seed,
-        "horizon_steps": horizon_steps,
-    }
+def _check_inputs(epochs: Any, train_set: Any) -> None:
+    if not (isinstance(epochs, numbers.Real) and math.isfinite(epochs) and epochs >= 0):
+        raise ConfigError(f"epochs must be a finite number >= 0, got {epochs!r}")
+    if len(train_set) == 0:
+        raise DataError("the training set is empty; pass a dataset with at least one image")
 
 
-def _check_compatible(
-    payload: Mapping[str, Any], path: Path, expected: Mapping[str, Any], total_steps: int
-) -> None:
-    """A checkpoint continues a run only under the settings that make the prefix exact."""
-    for key, value in expected.items():
-        if key.startswith("config"):
-            continue  # load_checkpoint compared the configs, naming the keys that differ
-        stored = list(payload[key]) if key == "input_shape" else payload[key]
-        if stored != value:
-            raise CheckpointError(
-                f"checkpoint {path} was trained with {key}={stored!r}, this run has {value!r}; "
-                "resume with the same dataset, seed, batch size and horizon, or train from scratch"
-            )
-    if int(payload["step"]) > total_steps:
-        steps_per_epoch = expected["steps_per_epoch"]
-        raise CheckpointError(
-            f"checkpoint {path} is already at epoch {payload['step'] / steps_per_epoch:g}, beyond "
-            f"the requested budget of {total_steps / steps_per_epoch:g} epochs"
-        )
+def _cuda_devices(dev: torch.device) -> list[int]:
+    """The CUDA device whose RNG ``fork_rng`` must save and restore (none on the CPU)."""
+    if dev.type != "cuda":
+        return []
+    return [dev.index if dev.index is not None else torch.cuda.current_device()]
 
 
 def _resolve_device(device: str) -> torch.device:

@@ -3,8 +3,13 @@
 The reduced space keeps the source's architecture type (number of conv layers / stages, kernel
 sizes, pooling, activation, optimizer, ...) and searches only what most likely has to change
 for a new dataset: the widths (``*_channels``, ``*_channel_multiplier``), the number and width
-of the FC layers (``n_fc_layers``, ``*_units``), ``batch_size`` and ``learning_rate`` (plus any
-hyperparameter the user names). It is a ConfigSpace with only the searched hyperparameters; a
+of the FC layers (``n_fc_layers``, ``*_units``), ``batch_size``, ``learning_rate`` and the
+class-imbalance handling (``imbalance`` and its ``imbalance_beta`` / ``imbalance_tau``; fixed to
+the source's when the destination is known to be balanced), plus any hyperparameter the user
+names. The imbalance handling is searched because it belongs to the destination's class
+distribution, not to the source's architecture: the source (balanced KMNIST, say) had no reason
+to pick it, and on a long-tailed destination it changes balanced accuracy most where the fixed
+architecture cannot. It is a ConfigSpace with only the searched hyperparameters; a
 merge step (:meth:`ReducedSpace.merge`) fills in the rest and validates the result in the FULL
 space, so every config the optimizer proposes is a valid full config by construction:
 
@@ -27,7 +32,7 @@ Example::
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,19 +41,32 @@ from ConfigSpace import ConfigurationSpace
 from ConfigSpace.conditions import Conjunction
 
 from autocnn import space
+from autocnn.data.splits import class_balance_summary
 from autocnn.errors import ConfigError, RunError
+from autocnn.space.imbalance import IMBALANCE_KEYS, LEGACY_VALUES
 
 _LAYER = re.compile(r"^(conv|fc|stage)(\d+)_(.+)$")
 
 
-def default_searched(names: Iterable[str]) -> list[str]:
-    """The hyperparameters searched by default: widths, FC layers, batch size, learning rate."""
+def default_searched(names: Iterable[str], imbalanced: bool = True) -> list[str]:
+    """The hyperparameters searched by default: widths, FC layers, batch size, learning rate,
+    and (unless the destination is balanced) the class-imbalance handling."""
+    training = ("n_fc_layers", "batch_size", "learning_rate")
+    if imbalanced:
+        training += IMBALANCE_KEYS
     return [
         n
         for n in names
-        if n.endswith(("_channels", "_channel_multiplier", "_units"))
-        or n in ("n_fc_layers", "batch_size", "learning_rate")
+        if n.endswith(("_channels", "_channel_multiplier", "_units")) or n in training
     ]
+
+
+def is_imbalanced(class_counts: Sequence[int] | None) -> bool:
+    """Whether a destination with these training counts needs imbalance handling searched
+    (unknown counts: yes; searching it costs little where every method equals "none")."""
+    if class_counts is None:
+        return True
+    return not class_balance_summary(list(class_counts)).is_balanced
 
 
 @dataclass(frozen=True)
@@ -93,6 +111,8 @@ def merge_config(
             result[name] = values[name]
         elif name in anchor:
             result[name] = anchor[name]
+        elif name in LEGACY_VALUES:  # an anchor stored before the hyperparameter existed
+            result[name] = LEGACY_VALUES[name]
         else:
             raise ConfigError(f"no value for {name!r}; the reduced space is incomplete")
     return space.validate_config(result, full)
@@ -137,11 +157,14 @@ def reduce_space(
     space_name: str,
     search: Iterable[str] | None = None,
     seed: int | None = None,
+    dest_class_counts: Sequence[int] | None = None,
 ) -> ReducedSpace:
     """The reduced space around ``source`` (a config of space ``space_name``).
 
     ``search``: extra hyperparameter names searched besides the defaults
-    (:func:`default_searched`). ConfigError for an unknown name or an invalid source config.
+    (:func:`default_searched`); ``dest_class_counts``: the destination's training images per
+    class (balanced: the imbalance handling stays the source's). ConfigError for an unknown
+    name or an invalid source config.
     """
     full = space.get_space(space_name)
     source = space.validate_config(source, full)
@@ -152,7 +175,7 @@ def reduce_space(
             f"--search names {unknown}, which space {space_name!r} does not have; known: "
             f"{', '.join(sorted(full))}"
         )
-    wanted = set(default_searched(full)) | set(extra)
+    wanted = set(default_searched(full, is_imbalanced(dest_class_counts))) | set(extra)
     anchor = anchor_values(source, full)
 
     status: dict[str, str] = {}  # "always" | "maybe" | "never" active
