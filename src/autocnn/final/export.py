@@ -106,7 +106,10 @@ def fuse_conv_bn(model: nn.Module) -> nn.Module:
 
 def onnx_available() -> bool:
     """Whether the optional ONNX packages (``autocnn[onnx]``) are installed."""
-    return all(importlib.util.find_spec(name) is not None for name in ONNX_PACKAGES)
+    try:
+        return all(importlib.util.find_spec(name) is not None for name in ONNX_PACKAGES)
+    except (ImportError, ValueError):  # a broken or blocked install counts as missing
+        return False
 
 
 def export_model(
