@@ -231,6 +231,8 @@ def test_without_the_onnx_packages_onnx_is_skipped_with_a_message(
     assert meta["files"] == {"torchscript": "model.ts"}
     labels = predict(tmp_path / "ts-only", trained.npz, out=tmp_path / "l.npz")
     assert np.array_equal(labels, trained.reference.argmax(axis=1))
+    with pytest.raises(ConfigError, match=r"autocnn\[onnx\]"):  # nothing left to export
+        export_model(trained.checkpoint, tmp_path / "none", formats="onnx")
 
 
 def test_predict_with_onnx_but_no_onnxruntime_says_to_install_the_extra(

@@ -38,7 +38,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from autocnn.errors import CheckpointError, ConfigError
+from autocnn.errors import CheckpointError, ConfigError, RunError
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +72,15 @@ class Preprocessed(nn.Module):
             x = x.to(torch.float32) * (1.0 / 255.0)
         else:
             x = x.to(torch.float32)
-        x = (x - self.mean) / self.std
+        # channels_last, as the trainer's inference path: oneDNN's convolutions are ~1.2x
+        # faster on it here (the net is converted to match in _write_torchscript)
+        x = ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
         return torch.softmax(self.net(x), dim=1)
 
 
 class _UInt8Preprocessed(Preprocessed):
-    """The ONNX variant: uint8 (N, C, H, W) only, so the graph has no branches."""
+    """The ONNX variant: uint8 (N, C, H, W) only, so the graph has no branches (and no layout
+    change: onnxruntime picks its own)."""
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = images.to(torch.float32) * (1.0 / 255.0)
@@ -128,6 +131,7 @@ def export_model(
     from autocnn.final.predict import model_file
     from autocnn.train import load_checkpoint, model_from_checkpoint
 
+    formats = (formats,) if isinstance(formats, str) else tuple(formats)
     unknown = [f for f in formats if f not in FILES]
     if unknown or not formats:
         raise ConfigError(f"formats {list(formats)}: choose from {sorted(FILES)}")
@@ -148,12 +152,23 @@ def export_model(
             ", ".join(ONNX_PACKAGES),
         )
         wanted.remove("onnx")
+        if not wanted:
+            raise ConfigError(
+                "ONNX export needs its packages: pip install 'autocnn[onnx]', or export "
+                "formats=('torchscript',)"
+            )
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     for name in wanted:
         path = out_dir / FILES[name]
         writer = _write_torchscript if name == "torchscript" else _write_onnx
-        _atomic(path, lambda tmp, w=writer: w(net, norm, example, tmp))
+        try:
+            _atomic(path, lambda tmp, w=writer: w(net, norm, example, tmp))
+        except Exception as exc:  # the exporters' own errors: not the user's to fix
+            raise RunError(
+                f"{name} export of {source} failed ({type(exc).__name__}: {exc}); predict with "
+                "the checkpoint, or report this with the model's config"
+            ) from exc
         written[name] = path
     meta: dict[str, Any] = {
         "format": EXPORT_FORMAT,
@@ -177,6 +192,7 @@ def _write_torchscript(net: nn.Module, norm: Any, example: torch.Tensor, path: P
     # and is what users' C++/mobile runtimes load, so its warnings are silenced here.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
+        net = copy.deepcopy(net).to(memory_format=torch.channels_last)
         module = torch.jit.freeze(torch.jit.script(Preprocessed(net, norm.mean, norm.std).eval()))
         torch.jit.save(module, str(path))
 
