@@ -1,9 +1,16 @@
 """Prediction with a saved model: labels (and probabilities) for an .npz of images.
 
+The model is a checkpoint (.pt, read with ``torch.load(weights_only=True)``: data, never code;
+the safe default) or a model made by :func:`autocnn.final.export_model`: ``model.ts``
+(TorchScript), ``model.onnx`` (onnxruntime on the CPU, ``pip install 'autocnn[onnx]'``) or
+their folder with ``export.json``. Loading TorchScript runs the code in the file, so pass only
+exports you made with autocnn. Every path gives the same labels and softmax probabilities.
+
 Example::
 
     labels = predict("runs/kmnist-final", "images.npz", out="labels.npz")
     labels = predict("runs/kmnist-final", "images.npz", out="labels.npz", ensemble=True)
+    labels = predict("runs/kmnist-export/model.onnx", "images.npz", out="labels.npz")
 """
 
 from __future__ import annotations
@@ -12,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from autocnn.errors import ConfigError, DataError, RunError
+from autocnn.errors import CheckpointError, ConfigError, DataError, RunError
+
+EXPORT_SUFFIXES = (".ts", ".onnx")
 
 
 def model_file(model: str | Path) -> Path:
@@ -20,6 +29,92 @@ def model_file(model: str | Path) -> Path:
     from autocnn.transfer.weights import source_checkpoint
 
     return source_checkpoint(model)
+
+
+def is_export(model: str | Path) -> bool:
+    """Whether ``model`` names an exported model: a .ts / .onnx file, or a folder holding
+    ``export.json`` and no checkpoint (a folder with both predicts with the checkpoint)."""
+    from autocnn.final.export import EXPORT_FILE
+
+    path = Path(model)
+    if path.suffix in EXPORT_SUFFIXES:
+        return True
+    checkpoints = ("metrics.json", "model.pt", "run.db")
+    return (
+        path.is_dir()
+        and (path / EXPORT_FILE).is_file()
+        and not any((path / name).is_file() for name in checkpoints)
+    )
+
+
+def exported_probabilities(model: str | Path, images: str | Path, batch_size: int) -> np.ndarray:
+    """Softmax probabilities (N, n_classes, float32) of an exported model for an .npz of images."""
+    from autocnn.final.export import read_export
+
+    meta, path = read_export(model)
+    x = read_images(images, tuple(int(v) for v in meta["input_shape"]))  # type: ignore[arg-type]
+    run = _onnx_runner(path) if path.suffix == ".onnx" else _torchscript_runner(path)
+    chunks = [run(x[start : start + batch_size]) for start in range(0, len(x), batch_size)]
+    n_classes = int(meta["n_classes"])
+    if not chunks:
+        return np.zeros((0, n_classes), dtype=np.float32)
+    probabilities = np.concatenate(chunks).astype(np.float32, copy=False)
+    if probabilities.shape != (len(x), n_classes):
+        raise CheckpointError(
+            f"{path}: returned shape {probabilities.shape}, expected {(len(x), n_classes)}; "
+            "it does not match its export.json: export the model again"
+        )
+    return probabilities
+
+
+def _torchscript_runner(path: Path):
+    import warnings
+
+    import torch
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # torch >= 2.10: TorchScript
+            module = torch.jit.load(str(path), map_location="cpu").eval()
+    except Exception as exc:  # a corrupt zip, a foreign file: all mean the same to the user
+        raise CheckpointError(
+            f"{path}: not a readable TorchScript model ({type(exc).__name__}); export it again"
+        ) from exc
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return module(torch.from_numpy(batch)).float().numpy()
+
+    return run
+
+
+def _onnx_runner(path: Path):
+    import torch
+
+    try:
+        import onnxruntime
+    except ImportError:
+        raise ConfigError(
+            f"{path}: ONNX models need onnxruntime: pip install 'autocnn[onnx]' (or predict "
+            "with the .pt checkpoint or model.ts)"
+        ) from None
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()  # torch's setting rules both paths
+    options.inter_op_num_threads = 1
+    try:
+        session = onnxruntime.InferenceSession(
+            str(path), options, providers=["CPUExecutionProvider"]
+        )
+    except Exception as exc:
+        raise CheckpointError(
+            f"{path}: not a readable ONNX model ({type(exc).__name__}); export it again"
+        ) from exc
+    name = session.get_inputs()[0].name
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        return session.run(None, {name: batch})[0]
+
+    return run
 
 
 def ensemble_files(folder: str | Path) -> list[Path]:
@@ -107,18 +202,40 @@ def predict(
 
     ``out`` also holds ``probabilities`` (N, n_classes, float32). With ``ensemble``, ``model``
     is an ``evaluate`` / ``transfer weights`` folder and the probabilities are the average of
-    all its models' (the ensemble its ``metrics.json`` reports). An existing ``out`` is not
-    overwritten unless ``overwrite``.
+    all its models' (the ensemble its ``metrics.json`` reports). ``model`` may also be an
+    export (model.ts, model.onnx or their folder; see the module docstring), which runs on the
+    CPU. An existing ``out`` is not overwritten unless ``overwrite``.
     """
-    import torch
-
-    from autocnn.train import class_probabilities, load_checkpoint, model_from_checkpoint
-
     out = Path(out)
     if out.suffix != ".npz":
         raise ConfigError(f"--out {out} must end in .npz")
     if out.exists() and not overwrite:
         raise RunError(f"{out} exists; choose another --out file (nothing was overwritten)")
+    if is_export(model):
+        if ensemble:
+            raise ConfigError(f"{model}: an export holds one model; predict without --ensemble")
+        probabilities = exported_probabilities(model, images, batch_size)
+    else:
+        probabilities = _checkpoint_probabilities(model, images, batch_size, device, ensemble)
+    labels = probabilities.argmax(axis=1).astype(np.int64)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp.npz")
+    try:
+        np.savez_compressed(tmp, labels=labels, probabilities=probabilities)
+        tmp.replace(out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return labels
+
+
+def _checkpoint_probabilities(
+    model: str | Path, images: str | Path, batch_size: int, device: str, ensemble: bool
+) -> np.ndarray:
+    import torch
+
+    from autocnn.train import class_probabilities, load_checkpoint, model_from_checkpoint
+
     paths = ensemble_files(model) if ensemble else [model_file(model)]
     checkpoints = [load_checkpoint(path) for path in paths]
     shapes = {tuple(int(v) for v in c["input_shape"]) for c in checkpoints}
@@ -134,14 +251,4 @@ def predict(
         net, norm, _ = model_from_checkpoint(checkpoint, device, where=path)
         p = class_probabilities(net, x, normalization=norm, batch_size=batch_size, device=device)
         summed = p if summed is None else summed + p
-    probabilities = (summed / len(paths)).numpy().astype(np.float32)
-    labels = probabilities.argmax(axis=1).astype(np.int64)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.npz")
-    try:
-        np.savez_compressed(tmp, labels=labels, probabilities=probabilities)
-        tmp.replace(out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return labels
+    return (summed / len(paths)).numpy().astype(np.float32)
