@@ -142,7 +142,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     print(
         f"done in {s['seconds']:.0f} s of {s['budget_seconds']:.0f} s ({s['budget_used']:.0%}): "
         f"{s['search_evaluations']} evaluations searched; the incumbent (validation error "
-        f"{s['incumbent_val_loss']:.4f}) trained {s['final_epochs']:g} epochs"
+        f"{_maybe(s['incumbent_val_loss'])}) trained {s['final_epochs']:g} epochs"
     )
     print(
         f"test accuracy {100 * s['test_accuracy']:.2f} %, balanced accuracy "
@@ -159,6 +159,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
         f"report: {out}/report/report.html; summary: {out}/fit.json"
     )
     return 0
+
+
+def _maybe(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 def cmd_status(args: argparse.Namespace) -> int:

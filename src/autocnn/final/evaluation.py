@@ -137,6 +137,7 @@ def final_evaluation(
             "model": str(save_to.relative_to(out)) if result.status == "ok" else None,
             "n_params": result.n_params,
             "train_seconds": result.seconds,
+            "epochs": result.epochs,  # fewer than asked when a deadline stopped the training
         }
         if result.status == "ok":
             norm = Normalization.from_dict(result.normalization)

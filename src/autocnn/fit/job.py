@@ -26,6 +26,7 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from time import monotonic
 from typing import Any
 
 from autocnn import data, space
@@ -175,33 +176,41 @@ def _search(folder: FitFolder, state: dict, plan: FitPlan, clock: BudgetClock, o
     with Store.open(run.db, readonly=True) as store:
         incumbent = store.robust_incumbent()
         totals = store.summary()
-    if incumbent is None:
-        raise RunError(f"the search in {run.path} finished no evaluation; see `autocnn status`")
+    if incumbent is None:  # too little time for even one evaluation: the known-good default
+        chosen = {"config_id": None, "budget": None, "val_loss": None,
+                  "config": space.default_config(state["space"])}  # fmt: skip
+    else:
+        chosen = {"config_id": incumbent.config_id, "budget": incumbent.budget,
+                  "val_loss": incumbent.loss, "config": incumbent.config}  # fmt: skip
     return {
         "evaluations": totals.n_done,
         "counts": totals.counts,
         "seconds": summary.seconds,
-        "incumbent": {"config_id": incumbent.config_id, "budget": incumbent.budget,
-                      "val_loss": incumbent.loss, "config": incumbent.config},
+        "incumbent": chosen,
         "elapsed": clock.elapsed(),
     }  # fmt: skip
 
 
-def _train_final(config: dict, epochs: float, full, out: Path, state: dict) -> dict:
-    """Train ``config`` on ``full`` for ``epochs`` and test it once (final_evaluation)."""
+def _train_final(
+    config: dict, epochs: float, full, out: Path, state: dict, deadline: float | None = None
+) -> dict:
+    """Train ``config`` on ``full`` for ``epochs`` (stopping at ``deadline``, a monotonic time,
+    if that comes first) and test it once (final_evaluation)."""
     from autocnn.final.evaluation import final_evaluation
     from autocnn.train import train
 
     if out.exists():  # a partial final training of a killed session: ours to redo
         shutil.rmtree(out)
     result = final_evaluation(
-        lambda seed, save_to: train(config, full, None, epochs=epochs, seed=seed, save_to=save_to),
+        lambda seed, save_to: train(config, full, None, epochs=epochs, seed=seed,
+                                    save_to=save_to, deadline=deadline),
         state["dataset"], config=config, epochs=epochs, seeds=[state["seed"]], out=out,
         data_dir=state["data_dir"], extra={"space": state["space"], "kind": "fit"},
     )  # fmt: skip
     s = result.summary
     return {
         "epochs": epochs,
+        "epochs_trained": result.per_seed[0].get("epochs", epochs),
         "test_accuracy": s["test_acc"]["mean"],
         "test_balanced_accuracy": s["test_balanced_acc"]["mean"],
         "train_accuracy": s["train_acc"]["mean"],
@@ -223,7 +232,9 @@ def _final(folder, state, plan: FitPlan, clock: BudgetClock, log) -> dict:
     epochs = final_epochs(left, len(full), speed)
     log(f"final training: the incumbent for {epochs:g} epochs on {len(full)} images "
         f"({speed:.0f} img/s measured, {left:.0f} s left)")  # fmt: skip
-    row = _train_final(config, epochs, full, folder.final, state)
+    # the estimate leaves 5 % spare; the deadline holds the budget if the machine slows down
+    deadline = monotonic() + left
+    row = _train_final(config, epochs, full, folder.final, state, deadline)
     shutil.copyfile(row["model"], folder.model)
     return {**row, "img_per_s": speed, "elapsed": clock.elapsed()}
 

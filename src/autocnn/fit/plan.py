@@ -49,7 +49,7 @@ from autocnn.errors import ConfigError
 ETA = 3.0
 RUNGS = 3  # budgets max/9, max/3, max
 MAX_EPOCHS = 27.0
-MIN_SEARCH_SECONDS = 20.0
+MIN_SEARCH_SECONDS = 15.0  # worker processes start in ~2-5 s each (spawn, import torch)
 
 
 @dataclass(frozen=True)

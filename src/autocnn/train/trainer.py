@@ -82,6 +82,7 @@ def train(
     param_groups: Callable[[torch.nn.Module], list[dict[str, Any]]] | None = None,
     before_epoch: Callable[[torch.nn.Module, int], None] | None = None,
     stop_if_not_learning: bool = False,
+    deadline: float | None = None,
 ) -> TrainResult:
     """Train the network of ``config`` on ``train_set`` for ``epochs`` epochs.
 
@@ -101,6 +102,10 @@ def train(
     and at least ``NOT_LEARNING_MIN_STEPS`` steps (see ``NOT_LEARNING_MARGIN``) with status
     "diverged" and the reason; BOHB's objective uses it so that dead configs cost an epoch or
     two, not their whole budget.
+
+    ``deadline`` (a ``time.monotonic()`` value) ends training after the step that passes it,
+    status "ok" with fewer epochs than asked: a wall-clock budget that must hold (``fit``'s final
+    training) wins over the schedule. A run stopped so is not an exact prefix of a longer one.
 
     Example::
 
@@ -142,12 +147,12 @@ def train(
         start_step = step
 
         # --- the step loop: one pass per (rest of an) epoch, then validate, record, judge
-        error, last_eval, final_record, train_seconds = None, None, None, 0.0
+        error, last_eval, final_record, train_seconds, out_of_time = None, None, None, 0.0, False
         lr = _learning_rate(settings, max(step - 1, 0), horizon_steps)  # of the last step taken
         bar = _progress_bar(progress, total_steps - start_step)
         autocast = torch.autocast("cuda", torch.bfloat16) if dev.type == "cuda" else nullcontext()
         model.train()
-        while step < total_steps and error is None:
+        while step < total_steps and error is None and not out_of_time:
             epoch = step // steps_per_epoch
             order = _epoch_order(seed, epoch, train_set, imbalance.balanced_sampling).to(dev)
             stop = min(steps_per_epoch, total_steps - epoch * steps_per_epoch)
@@ -170,6 +175,9 @@ def train(
                 sums.add(loss.detach(), (logits.detach().argmax(dim=1) == labels).sum())
                 step += 1
                 if step % CHECK_EVERY == 0 and sums.diverged():
+                    break
+                if deadline is not None and time.monotonic() >= deadline:
+                    out_of_time = True
                     break
                 if bar is not None and step % 10 == 0:
                     bar.update(bar.task_ids[0], completed=step - start_step)

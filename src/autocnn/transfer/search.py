@@ -109,7 +109,10 @@ def transfer_config(
         if "transfer" not in stored:
             raise RunError(f"cannot resume {out}: it is not a configuration-transfer run")
         info = stored["transfer"]
-        reduced = reduce_space(info["source_config"], run.space, info["extra_search"])
+        reduced = reduce_space(
+            info["source_config"], run.space, info["extra_search"],
+            dest_class_counts=info.get("dest_class_counts"),  # absent: a run from before
+        )  # fmt: skip
     else:
         config, space_name = source_config(source)
         if options.setdefault("space", space_name) != space_name:
@@ -119,7 +122,9 @@ def transfer_config(
         run, execution, _ = resolve_settings(folder, False, dataset, settings, execution, options)
         extra = search.split(",") if isinstance(search, str) else list(search or [])
         extra = [s.strip() for s in extra if s.strip()]
-        reduced = reduce_space(config, space_name, extra)
+        # the destination's imbalance decides whether its handling is searched
+        counts = TrainingObjective(run).splits()[0].class_counts().tolist()
+        reduced = reduce_space(config, space_name, extra, dest_class_counts=counts)
         weights = None
         if init_weights is True:
             weights = str(source_checkpoint(source).resolve())
@@ -132,6 +137,7 @@ def transfer_config(
             "searched": list(reduced.searched),
             "anchor": reduced.anchor,
             "init_weights": weights,
+            "dest_class_counts": counts,
         }
     objective = TransferObjective(
         run,

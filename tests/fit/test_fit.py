@@ -1,0 +1,127 @@
+"""fit end to end on a tiny dataset: plan, search, final model, export, report, resume."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from autocnn import api, data
+from autocnn.cli import main
+from autocnn.errors import AutocnnError, RunError
+from autocnn.fit.folder import FitFolder
+from autocnn.optimize.store import Store
+
+BUDGET = 45.0  # seconds: a small budget that still leaves the search time to start workers
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fitdata")
+    data.write_synthetic(root, "kmnist", n_classes=4, n_train=200, n_test=40, imbalance=1.0,
+                         image_size=12)  # fmt: skip
+    return f"npz:{root}"
+
+
+@pytest.fixture(scope="module")
+def finished(tiny, tmp_path_factory):
+    out = tmp_path_factory.mktemp("fit") / "fit"
+    lines: list[str] = []
+    state = api.fit(tiny, time=BUDGET, out=out, space="seed", log=lines.append)
+    return out, state, lines
+
+
+def test_fit_delivers_a_tested_model_a_report_and_a_summary(finished, tmp_path):
+    out, state, lines = finished
+    assert any(line.startswith("budget 45 s") for line in lines)  # the plan was printed
+    s = state["summary"]
+    assert state["done"] and s["search_evaluations"] >= 2
+    assert 0.0 <= s["test_accuracy"] <= 1.0 and s["final_epochs"] > 0
+    metrics = json.loads((out / "final" / "metrics.json").read_text())
+    assert metrics["summary"]["test_acc"]["mean"] == s["test_accuracy"]
+    assert (out / "report" / "report.html").is_file()
+    assert json.loads((out / "fit.json").read_text())["summary"] == s
+    # the model predicts like the final evaluation's (predict accepts the fit folder)
+    images = tmp_path / "images.npz"
+    x = data.load(state["dataset"], "test").x[:10]
+    np.savez(images, x=x)
+    labels = api.predict(out, images, out=tmp_path / "labels.npz")
+    assert len(labels) == 10
+    exported = state["stages"]["deliver"].get("export", {})
+    if "torchscript" in exported:
+        ts = api.predict(exported["torchscript"], images, out=tmp_path / "ts.npz")
+        assert np.array_equal(ts, labels)
+
+
+def test_the_budget_holds_by_the_fits_own_clock(finished):
+    _, state, _ = finished
+    s = state["summary"]
+    # seconds come from the fit's clock (monotonic, resumable); the report's figures are the
+    # least predictable part on a loaded machine, hence the slack beyond the +3 % target
+    assert s["seconds"] <= BUDGET * 1.3
+    assert s["budget_used"] == pytest.approx(s["seconds"] / BUDGET)
+    plan = state["plan"]
+    assert state["stages"]["search"]["elapsed"] <= (
+        plan["spent_before_plan"] + plan["search_seconds"] + 10.0
+    )
+
+
+def test_search_never_reads_the_test_set(tiny, tmp_path, load_log):
+    lines: list[str] = []
+
+    def stop_before_final(line: str) -> None:
+        lines.append(line)
+        if line.startswith("final training"):
+            raise KeyboardInterrupt  # as if killed between search and final training
+
+    with pytest.raises(KeyboardInterrupt):
+        api.fit(tiny, time=BUDGET, out=tmp_path / "f", space="seed", log=stop_before_final)
+    assert load_log and all(part == "train" for _, part in load_log)
+    folder = FitFolder(tmp_path / "f")
+    spent = folder.spent()
+    assert spent > 0
+    with Store.open(folder.search.db, readonly=True) as store:
+        evaluations = store.count()
+    # resume: the search is done, only the final training runs, with the time that is left
+    state = api.fit(out=tmp_path / "f", resume=True, log=lines.append)
+    assert state["done"]
+    with Store.open(folder.search.db, readonly=True) as store:
+        assert store.count() == evaluations
+    assert [part for _, part in load_log].count("test") == 1
+    assert state["summary"]["seconds"] >= spent
+    final_lines = [line for line in lines if line.startswith("final training")]
+    assert len(final_lines) == 2  # planned once per session, from the time left each time
+
+
+def test_dry_run_plans_and_writes_nothing(tiny, tmp_path, capsys):
+    assert main(["fit", tiny, "--time", "2m", "--space", "seed", "--dry-run", "--quiet",
+                 "--out", str(tmp_path / "dry")]) == 0  # fmt: skip
+    assert "search:" in capsys.readouterr().out
+    assert not (tmp_path / "dry").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["fit", "TINY", "--time", "soon"], "--time"),
+        (["fit", "TINY"], "--time"),
+        (["fit", "--time", "5m"], "DATASET"),
+        (["fit", "TINY", "--time", "5s"], "give at least"),
+    ],
+)
+def test_bad_fit_input_is_a_clear_error_that_creates_nothing(tiny, tmp_path, capsys, argv, message):
+    out = tmp_path / "bad"
+    argv = [tiny if a == "TINY" else a for a in argv] + ["--out", str(out), "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_a_fit_folder_is_never_overwritten(finished, tiny):
+    out, _, _ = finished
+    with pytest.raises(RunError, match="already holds a fit"):
+        api.fit(tiny, time=BUDGET, out=out)
+    with pytest.raises(AutocnnError, match="holds no fit"):
+        api.fit(out=out / "nothing", resume=True)

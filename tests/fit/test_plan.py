@@ -1,0 +1,75 @@
+"""The fit's plan: a pure function of the budget, the data size and measured speeds."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from autocnn.errors import ConfigError
+from autocnn.fit import Speeds, make_plan, parse_duration
+from autocnn.fit.plan import final_epochs, search_share
+
+SPEED = Speeds(worker_img_s=400.0, cpus=2)
+
+
+def test_budget_is_split_without_loss_or_overlap():
+    plan = make_plan(1800, n_train=6400, n_val=1600, speeds=SPEED, spent=12.0)
+    parts = plan.spent_before_plan + plan.search_seconds + plan.final_seconds
+    assert parts + plan.reserve_seconds == pytest.approx(1800)
+    assert plan.search_seconds == pytest.approx(0.4 * (1800 - 12 - plan.reserve_seconds))
+
+
+@pytest.mark.parametrize("n_train", [800, 6400, 48000, 240000])
+def test_smallest_evaluation_is_a_small_share_of_the_search(n_train):
+    plan = make_plan(1800, n_train=n_train, n_val=n_train // 4, speeds=SPEED)
+    worker_seconds = plan.search_seconds * plan.workers
+    assert plan.largest_evaluation_seconds <= worker_seconds / 6 + 1e-6
+    assert plan.smallest_evaluation_seconds <= 0.02 * worker_seconds
+    assert plan.max_budget / plan.min_budget == pytest.approx(9)
+
+
+def test_the_plan_adapts_to_dataset_size():
+    small = make_plan(1800, n_train=800, n_val=200, speeds=SPEED)
+    mid = make_plan(1800, n_train=6400, n_val=1600, speeds=SPEED)
+    large = make_plan(1800, n_train=48000, n_val=12000, speeds=SPEED)
+    assert small.fidelity == mid.fidelity == "annealed"
+    assert small.max_budget == 27  # capped: tiny data would allow hundreds of epochs
+    assert small.max_budget > mid.max_budget
+    # on large data one epoch costs more than a rung should: budgets become data subsets
+    assert large.fidelity == "both" and large.epochs < mid.max_budget
+    assert math.isclose(large.largest_evaluation_seconds, large.search_seconds * 2 / 6)
+
+
+def test_more_cpus_mean_more_workers_and_a_cluster_sets_its_own():
+    assert make_plan(1800, n_train=6400, n_val=1600, speeds=Speeds(400.0, cpus=8)).workers == 8
+    cluster = make_plan(1800, n_train=6400, n_val=1600, speeds=Speeds(400.0, cpus=8, workers=4))
+    assert (cluster.workers, cluster.threads_per_worker) == (4, 2)
+
+
+def test_short_budgets_search_less():
+    assert search_share(300) < search_share(900) < search_share(1800) == search_share(7200)
+
+
+def test_a_budget_too_small_to_plan_is_a_clear_error():
+    with pytest.raises(ConfigError, match="give at least"):
+        make_plan(20, n_train=6400, n_val=1600, speeds=SPEED, spent=10)
+
+
+def test_final_epochs_fit_the_time_left():
+    epochs = final_epochs(600, n_images=8000, img_per_s=650)
+    assert epochs * 8000 / 650 <= 600 and epochs >= 40
+    assert final_epochs(1, n_images=8000, img_per_s=650) == 0.25
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30m", 1800), ("90s", 90), ("1.5h", 5400), ("1h30m", 5400), ("45", 45)]
+)
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "soon", "5x", "-3m", "0", "m5"])
+def test_bad_durations_are_clear_errors(text):
+    with pytest.raises(ConfigError, match="--time"):
+        parse_duration(text)
