@@ -24,3 +24,7 @@ class CheckpointError(AutocnnError):
 
 class RunError(AutocnnError):
     """A run folder is missing, incompatible, or in a state that forbids the action."""
+
+
+class DataWarning(UserWarning):
+    """A dataset loads, but something was assumed about it (e.g. classes without images)."""
