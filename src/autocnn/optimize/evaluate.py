@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from autocnn import data
-from autocnn.optimize.trial import DIVERGED, FAILED, OK, Result, Trial
+from autocnn.optimize.trial import DIVERGED, FAILED, OK, Result, Trial, environment_result
 
 FIDELITIES = ("epochs", "annealed", "data", "both")
 METRICS = ("balanced_accuracy", "accuracy")
@@ -117,6 +117,9 @@ class TrainingObjective:
         try:
             return self._evaluate(trial, Path(workdir), start)
         except Exception as error:  # a broken config must not stop the study
+            fault = environment_result(error, time.perf_counter() - start)
+            if fault is not None:  # the machine failed, not the config: retried, never told
+                return fault
             tail = "".join(traceback.format_exception(error)[-3:]).strip()
             return Result(
                 FAILED,
