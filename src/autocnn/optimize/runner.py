@@ -41,6 +41,7 @@ from autocnn.optimize.backends import (
     SerialBackend,
     check_free_disk,
 )
+from autocnn.optimize.lock import RunLock
 from autocnn.optimize.store import STORE_NAME, Incumbent, Store, StoreSummary, to_plain
 from autocnn.optimize.trial import Result, Trial
 
@@ -112,19 +113,30 @@ def run_optimizer(
     effective = dict(settings or {})
     if isinstance(getattr(optimizer, "settings", None), Mapping):  # BOHB knows its own settings
         effective.setdefault("optimizer", dict(optimizer.settings))
-    if resume:
-        store = Store.open(store_path)
-        try:  # without caller settings, still check what the optimizer says about itself
-            store.check_settings(effective, keys=None if settings is not None else ["optimizer"])
-        except RunError:
-            store.close()
-            raise
-    else:
-        if store_path.exists():
-            raise RunError(
-                f"{run_dir} already holds a run; resume it (--resume) or choose another run folder"
-            )
-        store = Store.open(store_path, create=True, settings=effective)
+    lock = RunLock(run_dir)  # one owner per run: a second optimize/resume of a live run fails
+    try:
+        if resume:
+            if store_path.exists():
+                lock.acquire()
+            store = Store.open(store_path)
+            try:  # without caller settings, still check what the optimizer says about itself
+                keys = None if settings is not None else ["optimizer"]
+                store.check_settings(effective, keys=keys)
+            except RunError:
+                store.close()
+                raise
+        else:
+            if not store_path.exists():
+                lock.acquire()  # then checked again: another process may have just created it
+            if store_path.exists():
+                raise RunError(
+                    f"{run_dir} already holds a run; resume it (--resume) or choose another run "
+                    "folder"
+                )
+            store = Store.open(store_path, create=True, settings=effective)
+    except BaseException:
+        lock.release()
+        raise
     emit = on_event or (lambda kind, payload: None)
     own_backend = backend is None
     pruner = _Pruner(optimizer, run_dir) if prune_checkpoints else None
@@ -166,6 +178,7 @@ def run_optimizer(
         if own_backend and backend is not None:
             backend.close()
         store.close()
+        lock.release()
 
 
 def replay(store: Store, optimizer: Any, pruner: _Pruner | None = None) -> list[tuple[int, Trial]]:
