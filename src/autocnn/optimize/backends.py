@@ -12,7 +12,9 @@ stays there, so per-process caches (the loaded dataset) survive between evaluati
 
 A worker that dies mid-evaluation (segfault, OOM killer, ``kill -9``) turns its trial into a
 ``crashed`` result and is replaced; an objective that raises gives a ``failed`` result with the
-traceback's tail. Either way the run goes on.
+traceback's tail, or an ``environment`` one when the machine failed (full disk, out of memory,
+I/O). Either way the run goes on (:class:`FaultPolicy` says what the runner makes of them).
+Workers ignore SIGINT/SIGTERM (the runner stops them) and exit when the runner dies.
 
 Example::
 
@@ -30,6 +32,7 @@ import os
 import shutil
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections import deque
@@ -202,9 +205,28 @@ def _limit_torch_threads(threads: int) -> bool:
     return True
 
 
-def _worker_main(objective: Any, connection: Connection, threads: int) -> None:
+def _die_with_parent(parent: int, interval: float = 0.5) -> None:
+    """Exit once the runner is gone (``kill -9`` included): an orphan would train on, unseen,
+    while a resume of its run starts the same evaluation again."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="autocnn-parent-watch", daemon=True).start()
+
+
+def _worker_main(
+    objective: Any, connection: Connection, threads: int, parent: int | None = None
+) -> None:
     """A worker process: set its thread budget, then evaluate tasks until told to stop."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
+    # Ctrl-C and SIGTERM (to the process group) are the runner's to handle: it records the
+    # running evaluations as pending and stops the workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if parent is not None:
+        _die_with_parent(parent)
     # torch sizes its thread pool from OMP_NUM_THREADS when it is imported, so an objective that
     # imports torch later gets the limit without every worker paying ~2 s for the import now.
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -240,7 +262,7 @@ class _Worker:
         self.connection, child_end = context.Pipe(duplex=True)
         self.process = context.Process(
             target=_worker_main,
-            args=(objective, child_end, threads),
+            args=(objective, child_end, threads, os.getpid()),
             name=f"autocnn-worker-{index}",
             daemon=True,
         )
@@ -349,10 +371,7 @@ class ProcessBackend:
         for worker in self._workers:
             if worker.task is None:
                 worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
-            if worker.process.is_alive():
-                worker.process.terminate()
-                worker.process.join(timeout=2)
-            if worker.process.is_alive():
+            if worker.process.is_alive():  # still evaluating: workers ignore SIGTERM
                 worker.process.kill()
                 worker.process.join()
             worker.connection.close()
