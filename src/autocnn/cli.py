@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 
 from autocnn import __version__
-from autocnn.errors import AutocnnError
+from autocnn.errors import AutocnnError, Terminated
 from autocnn.optimize.settings import DATA_OPTIONS, add_search_options
 
 
@@ -294,14 +295,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+
+    def terminate(signum: int, frame: object) -> None:  # SIGTERM: stop as on Ctrl-C
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second one ends the process at once
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, terminate)
+    except ValueError:  # not the main thread: leave signals to the host program
+        previous = None
     try:
         return args.func(args)
     except AutocnnError as error:
         print(f"autocnn: error: {error}", file=sys.stderr)
         return 2
+    except Terminated:
+        print(
+            "autocnn: terminated (SIGTERM); evaluations that were running stay pending, "
+            "continue a run with: autocnn optimize --resume RUN",
+            file=sys.stderr,
+        )
+        return 143
     except KeyboardInterrupt:
         print("autocnn: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -24,3 +24,17 @@ class CheckpointError(AutocnnError):
 
 class RunError(AutocnnError):
     """A run folder is missing, incompatible, or in a state that forbids the action."""
+
+
+class DataWarning(UserWarning):
+    """A dataset loads, but something was assumed about it (e.g. classes without images)."""
+
+
+class EnvironmentFault(RunError):
+    """The machine cannot go on (disk full, repeated I/O errors); the run stopped intact and
+    resumes with ``--resume`` once the cause is fixed. Never blamed on a configuration."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler, ``timeout``, ``docker stop``), raised like Ctrl-C so that every
+    cleanup a Ctrl-C runs (stop workers, leave running evaluations pending) runs for it too."""

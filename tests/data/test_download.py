@@ -77,6 +77,7 @@ def cache_files():
 
 def test_download_then_load(mirror, tmp_path):
     mirror()
+    (tmp_path / "empty").mkdir()  # a data folder without the files: they are downloaded
     data = load("kmnist10k", "train", data_dir=tmp_path / "empty")
     assert len(data) == 8000
     for name in NAMES:

@@ -145,6 +145,7 @@ def download_file(
         ...               cache_dir() / "kmnist" / "kmnist-test-labels.npz",
         ...               "3ae489a79983d0fe386152684e3b5412")
     """
+    created = [p for p in (dest.parent, *dest.parent.parents) if not p.exists()]
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     tmp = Path(tmp_name)
@@ -164,6 +165,11 @@ def download_file(
         os.replace(tmp, dest)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        for folder in created:  # the folders this call made, innermost first, if still empty
+            try:
+                folder.rmdir()
+            except OSError:
+                break
         if isinstance(exc, DataError) or not isinstance(exc, Exception):
             raise  # our own message, or Ctrl-C
         # URLError, timeouts, http.client.IncompleteRead (a truncated body), a full disk, ...

@@ -16,7 +16,17 @@ import numpy as np
 
 from autocnn.data.files import file_key
 from autocnn.data.imageset import ImageSet
-from autocnn.data.readers import as_labels, read_idx, read_npz, to_imageset
+from autocnn.data.readers import (
+    as_labels,
+    check_same_image_shape,
+    check_test_labels,
+    class_count,
+    idx_shape,
+    npz_shape,
+    read_idx,
+    read_npz,
+    to_imageset,
+)
 from autocnn.data.registry import (
     KMNIST10K_TRAIN_PER_CLASS,
     PARTS,
@@ -109,20 +119,22 @@ def _load_npz(name: str, path: Path, part: str) -> ImageSet:
     for f in files[part]:
         if not f.is_file():
             raise DataError(f"{f}: file not found; {name} has no {part} part (expected {f.name}).")
-    label_files = [lab for _, lab in files.values() if lab.is_file()]
+    present = {p: f for p, f in files.items() if f[0].is_file() and f[1].is_file()}
     key = (
         "npz",
         str(folder.resolve()),
         prefix,
         part,
-        file_key(images_path),
-        *map(file_key, label_files),
+        *(file_key(f) for pair in present.values() for f in pair),
     )
 
     def build() -> ImageSet:
-        labels = {f: read_npz(f, ("arr_0",))["arr_0"] for f in label_files}
-        n_classes = _n_classes(list(labels.values()))
-        x, y = read_npz(images_path, ("arr_0",))["arr_0"], labels[labels_path]
+        x = read_npz(images_path, ("arr_0",))["arr_0"]  # its own format errors first
+        labels = {p: read_npz(lab, ("arr_0",))["arr_0"] for p, (_, lab) in present.items()}
+        n_classes = _classes(labels, {p: str(lab) for p, (_, lab) in present.items()})
+        shapes = {p: (npz_shape(img, "arr_0"), str(img)) for p, (img, _) in present.items()}
+        check_same_image_shape(shapes, name)
+        y = labels[part]
         return to_imageset(x, y, f"{images_path} / {labels_path.name}", n_classes, f"{name}:{part}")
 
     return _cached(key, build)
@@ -164,20 +176,26 @@ def _load_npz_file(name: str, path: Path, part: str) -> ImageSet:
                     f"{path}: has x_train/y_train but no {x_key}/{y_key}; save all four arrays "
                     "(np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...))."
                 )
-            label_keys = [k for k in ("y_train", "y_test") if k in arrays]
+            parts = [p for p in PARTS if f"x_{p}" in arrays and f"y_{p}" in arrays]
         elif {"x", "y"} <= arrays.keys():
             if part == "test":
                 raise DataError(
                     f"{path}: holds only x, y (a train part) and no test part. Save x_train, "
                     "y_train, x_test, y_test to have one, or give the test set separately."
                 )
-            x_key, y_key, label_keys = "x", "y", ["y"]
+            x_key, y_key, parts = "x", "y", []
         else:
             raise DataError(
                 f"{path}: expected arrays x_train, y_train, x_test, y_test (or x, y); it holds "
                 f"{', '.join(arrays) or 'nothing'}."
             )
-        n_classes = _n_classes([arrays[k] for k in label_keys])
+        if parts:
+            labels = {p: arrays[f"y_{p}"] for p in parts}
+            n_classes = _classes(labels, {p: f"{path} [y_{p}]" for p in parts})
+            shapes = {p: (arrays[f"x_{p}"].shape, f"{path} [x_{p}]") for p in parts}
+            check_same_image_shape(shapes, name)
+        else:
+            n_classes = _classes({"train": arrays["y"]}, {"train": f"{path} [y]"})
         return to_imageset(
             arrays[x_key], arrays[y_key], f"{path} [{x_key}, {y_key}]", n_classes, f"{name}:{part}"
         )
@@ -213,22 +231,36 @@ def _load_idx(name: str, folder: Path, part: str) -> ImageSet:
             f"{folder}: no {part} part; expected {stem}-images-idx3-ubyte[.gz] and "
             f"{stem}-labels-idx1-ubyte[.gz]."
         )
-    label_files = [p for q in PARTS if (p := _idx_file(folder, q, "labels")) is not None]
-    key = ("idx", part, file_key(images_path), *map(file_key, label_files))
+    present = {
+        p: (images, labels)
+        for p in PARTS
+        if (images := _idx_file(folder, p, "images")) is not None
+        and (labels := _idx_file(folder, p, "labels")) is not None
+    }
+    key = ("idx", part, *(file_key(f) for pair in present.values() for f in pair))
 
     def build() -> ImageSet:
-        n_classes = _n_classes([read_idx(f) for f in label_files])
-        x, y = read_idx(images_path), read_idx(labels_path)
+        x = read_idx(images_path)  # its own format errors first
+        labels = {p: read_idx(lab) for p, (_, lab) in present.items()}
+        n_classes = _classes(labels, {p: str(lab) for p, (_, lab) in present.items()})
+        check_same_image_shape(
+            {p: (idx_shape(img), str(img)) for p, (img, _) in present.items()}, name
+        )
+        y = labels[part]
         return to_imageset(x, y, f"{images_path} / {labels_path.name}", n_classes, f"{name}:{part}")
 
     return _cached(key, build)
 
 
-def _n_classes(label_arrays: list[np.ndarray]) -> int | None:
-    """Classes of a user's dataset: the largest label in any of its parts, plus one."""
-    tops = [
-        int(y.max())
-        for y in label_arrays
-        if y.ndim == 1 and len(y) and np.issubdtype(y.dtype, np.integer)
-    ]  # malformed arrays are reported by to_imageset with their file name
-    return max(tops) + 1 if tops else None
+def _classes(labels: dict[str, np.ndarray], where: dict[str, str]) -> int | None:
+    """Classes of a user's dataset: from its training labels (checked, see
+    :func:`class_count`); test labels must be among them. None for malformed labels, which
+    :func:`to_imageset` then reports with their file name."""
+    if "train" not in labels:  # only a test part: its labels are all there is
+        y = labels.get("test")
+        usable = y is not None and y.ndim == 1 and len(y) and np.issubdtype(y.dtype, np.integer)
+        return int(y.max()) + 1 if usable and int(y.min()) >= 0 else None
+    n_classes = class_count(labels["train"], where["train"])
+    if n_classes is not None and "test" in labels:
+        check_test_labels(labels["test"], n_classes, where["test"], where["train"])
+    return n_classes

@@ -118,11 +118,20 @@ def get_spec(name: str) -> DatasetSpec:
 
 
 def search_dirs(data_dir: str | os.PathLike | None = None, folder: str = "") -> list[Path]:
-    """Folders searched for an official file of ``folder`` ("kmnist"/"k49"), in order."""
+    """Folders searched for an official file of ``folder`` ("kmnist"/"k49"), in order.
+
+    DataError if the user's folder does not exist (nothing is downloaded then)."""
     user = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV) or None
     dirs: list[Path] = []
     if user is not None:
         root = Path(user).expanduser()
+        if not root.is_dir():  # a typo must not turn into a download attempt
+            given = "--data-dir" if data_dir is not None else f"${DATA_DIR_ENV}"
+            raise DataError(
+                f"{given} {root}: no such folder. Pass the folder that holds the official "
+                f"files (directly or in its kmnist/ or k49/ subfolder), or leave {given} unset "
+                "to use the download cache."
+            )
         dirs += [root, root / folder] if folder else [root]
     dirs.append(cache_dir() / folder)
     return dirs

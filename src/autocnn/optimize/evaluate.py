@@ -41,7 +41,7 @@ from typing import Any
 from autocnn import data
 from autocnn.optimize.folder import checkpoint_path
 from autocnn.optimize.settings import RunSettings
-from autocnn.optimize.trial import DIVERGED, FAILED, OK, Result, Trial
+from autocnn.optimize.trial import DIVERGED, FAILED, OK, Result, Trial, environment_result
 
 # Per-process cache: (dataset, data_dir, val_fraction, split_seed) -> (train, validation).
 _SPLITS: dict[tuple, tuple[data.ImageSet, data.ImageSet]] = {}
@@ -103,6 +103,9 @@ class TrainingObjective:
         try:
             return self._evaluate(trial, Path(workdir), start)
         except Exception as error:  # a broken config must not stop the study
+            fault = environment_result(error, time.perf_counter() - start)
+            if fault is not None:  # the machine failed, not the config: retried, never told
+                return fault
             tail = "".join(traceback.format_exception(error)[-3:]).strip()
             return Result(
                 FAILED,

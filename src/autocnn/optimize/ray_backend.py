@@ -173,6 +173,8 @@ class RayBackend:
     ``objective.splits()`` for a :class:`~autocnn.optimize.evaluate.TrainingObjective`.
     """
 
+    retries_crashes = True  # dead workers are re-run here (max_retries), not again by the runner
+
     def __init__(
         self,
         objective: Any,

@@ -33,13 +33,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autocnn.errors import RunError
-from autocnn.optimize.backends import Backend, ProcessBackend, SerialBackend
+from autocnn.errors import EnvironmentFault, RunError
+from autocnn.optimize.backends import (
+    Backend,
+    FaultPolicy,
+    ProcessBackend,
+    SerialBackend,
+    check_free_disk,
+)
 from autocnn.optimize.folder import RunFolder
+from autocnn.optimize.lock import RunLock
 from autocnn.optimize.store import Incumbent, Store, StoreSummary, to_plain
 from autocnn.optimize.trial import Result, Trial
 
 EventHook = Callable[[str, dict[str, Any]], None]
+# Environment faults (docs/failure-handling.md, backends.FaultPolicy): an evaluation that hit one
+# is re-run up to ENVIRONMENT_RETRIES times; a full disk, or less than MIN_FREE_BYTES free before
+# an evaluation starts (so that the store never fills the disk itself), stops the run at once.
+ENVIRONMENT_RETRIES = 2
+MIN_FREE_BYTES = 8 << 20
 
 
 @dataclass
@@ -102,19 +114,30 @@ def run_optimizer(
     effective = dict(settings or {})
     if isinstance(getattr(optimizer, "settings", None), Mapping):  # BOHB knows its own settings
         effective.setdefault("optimizer", dict(optimizer.settings))
-    if resume:
-        store = Store.open(store_path)
-        try:  # without caller settings, still check what the optimizer says about itself
-            store.check_settings(effective, keys=None if settings is not None else ["optimizer"])
-        except RunError:
-            store.close()
-            raise
-    else:
-        if store_path.exists():
-            raise RunError(
-                f"{run_dir} already holds a run; resume it (--resume) or choose another run folder"
-            )
-        store = Store.open(store_path, create=True, settings=effective)
+    lock = RunLock(run_dir)  # one owner per run: a second optimize/resume of a live run fails
+    try:
+        if resume:
+            if store_path.exists():
+                lock.acquire()
+            store = Store.open(store_path)
+            try:  # without caller settings, still check what the optimizer says about itself
+                keys = None if settings is not None else ["optimizer"]
+                store.check_settings(effective, keys=keys)
+            except RunError:
+                store.close()
+                raise
+        else:
+            if not store_path.exists():
+                lock.acquire()  # then checked again: another process may have just created it
+            if store_path.exists():
+                raise RunError(
+                    f"{run_dir} already holds a run; resume it (--resume) or choose another run "
+                    "folder"
+                )
+            store = Store.open(store_path, create=True, settings=effective)
+    except BaseException:
+        lock.release()
+        raise
     emit = on_event or (lambda kind, payload: None)
     own_backend = backend is None
     pruner = _Pruner(optimizer, run_dir) if prune_checkpoints else None
@@ -156,6 +179,7 @@ def run_optimizer(
         if own_backend and backend is not None:
             backend.close()
         store.close()
+        lock.release()
 
 
 def replay(store: Store, optimizer: Any, pruner: _Pruner | None = None) -> list[tuple[int, Trial]]:
@@ -257,6 +281,10 @@ class _Loop:
         self.n_done = store.count(done_only=True)
         self.best = store.summary().best_loss
         self.hard_time_limit = hard_time_limit  # stop running evaluations at the time limit
+        self.queue: list[tuple[int, Trial]] = []  # pending evaluations to (re)submit first
+        own_retries = getattr(backend, "retries_crashes", False)  # Ray re-runs them itself
+        self.faults = FaultPolicy(run_dir, ENVIRONMENT_RETRIES, retry_crashes=not own_retries)
+        self.fault: EnvironmentFault | None = None  # set: stop once this batch is recorded
 
     def stop_reason(self) -> str | None:
         if self.time_limit is not None and time.monotonic() - self.started >= self.time_limit:
@@ -268,7 +296,7 @@ class _Loop:
         return None
 
     def run(self, resubmit: list[tuple[int, Trial]]) -> str:
-        queue = list(resubmit)
+        queue = self.queue = list(resubmit)
         while True:
             reason = self.fill(queue)
             if not self.running:
@@ -282,7 +310,11 @@ class _Loop:
                     "not finished; this is a bug in the optimizer"
                 )
             for trial, result in self.backend.wait(timeout=self.wait_timeout()):
-                self.finish(trial, result)
+                result = self.environment(trial, result)
+                if result is not None:
+                    self.finish(trial, result)
+            if self.fault is not None:
+                raise self.fault  # the running evaluations stay pending; close() stops them
             if self.hard_time_limit and self.running and self.time_left() <= 0:
                 return "time_limit"  # the running evaluations stay pending; close() stops them
 
@@ -298,6 +330,7 @@ class _Loop:
     def fill(self, queue: list[tuple[int, Trial]]) -> str | None:
         """Submit until every worker is busy; returns why no more can be asked (or None)."""
         while self.backend.n_free > 0:
+            check_free_disk(self.run_dir, MIN_FREE_BYTES, self.n_done)
             if queue:  # evaluations interrupted by a kill go first: the optimizer awaits them
                 evaluation_id, trial = queue.pop(0)
                 self.submit(evaluation_id, trial)
@@ -313,6 +346,21 @@ class _Loop:
             if self.pruner is not None:
                 self.pruner.asked(trial)
             self.submit(evaluation_id, trial)
+        return None
+
+    def environment(self, trial: Trial, result: Result) -> Result | None:
+        """Re-run (None), stop on (None, ``self.fault`` set) or record a result that may be the
+        machine's fault rather than the config's; see :class:`FaultPolicy`."""
+        evaluation_id = self.running[trial.config_id]
+        action, value = self.faults.decide(evaluation_id, trial, result, self.n_done)
+        if action == "record":
+            return value
+        del self.running[trial.config_id]
+        if action == "retry":
+            self.emit("warning", {"message": value})
+            self.queue.insert(0, (evaluation_id, trial))
+        else:
+            self.fault = self.fault or value
         return None
 
     def submit(self, evaluation_id: int, trial: Trial) -> None:

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from autocnn.errors import RunError
+from autocnn.errors import EnvironmentFault, RunError
 from autocnn.optimize.folder import STORE_NAME
 from autocnn.optimize.records import (
     PENDING,
@@ -459,5 +459,26 @@ class _Transaction:
     def __enter__(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
 
-    def __exit__(self, exc_type: object, *exc: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+    def __exit__(self, exc_type: object, error: BaseException | None, *exc: object) -> None:
+        if exc_type is None:
+            try:
+                self._db.execute("COMMIT")
+                return
+            except sqlite3.OperationalError as failed:
+                error = failed
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+        if isinstance(error, sqlite3.OperationalError) and _disk_full(error):
+            path = self._db.execute("PRAGMA database_list").fetchone()[2]
+            raise EnvironmentFault(
+                f"stopped: the disk holding {path} is full ({error}). The store is intact: "
+                "the event being written was rolled back, everything before it is kept. Free "
+                f"space, then continue with: autocnn optimize --resume {Path(path).parent}"
+            ) from error
+        if exc_type is None:
+            raise error  # a COMMIT that failed for another reason
+
+
+def _disk_full(error: sqlite3.OperationalError) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    return code == sqlite3.SQLITE_FULL or "disk is full" in str(error)

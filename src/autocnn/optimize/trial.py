@@ -7,6 +7,7 @@ JSON and sent to another process as they are. HpBandSter breaks exactly there
 
 from __future__ import annotations
 
+import errno
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -17,6 +18,50 @@ DIVERGED = "diverged"  # NaN/inf loss; counted as the worst loss
 FAILED = "failed"  # raised an exception (bad config, OOM, ...); counted as the worst loss
 CRASHED = "crashed"  # the worker died (killed, segfault); counted as the worst loss
 STATUSES = (OK, DIVERGED, FAILED, CRASHED)
+# Not a result of the config: the machine failed (disk full, out of memory, I/O error). Never
+# stored or told; the evaluation stays pending and is retried, or the run stops (see runner).
+ENVIRONMENT = "environment"
+# Kinds of environment fault, in ``Result.metrics["fault"]``.
+DISK_FULL, OUT_OF_MEMORY, IO_ERROR = "disk full", "out of memory", "I/O error"
+_DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+_MEMORY_TEXTS = ("out of memory", "can't allocate memory", "cannot allocate memory")
+
+
+def environment_fault(error: BaseException | None) -> str | None:
+    """Which environment fault ``error`` is or was caused by (None: the config's own failure).
+
+    The exception chain is followed: torch reports a full disk while saving as a RuntimeError
+    whose context is the ``OSError(ENOSPC)``.
+    """
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError):
+            if error.errno in _DISK_FULL_ERRNOS:
+                return DISK_FULL
+            return OUT_OF_MEMORY if error.errno == errno.ENOMEM else IO_ERROR
+        text = str(error).lower()
+        if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError":
+            return OUT_OF_MEMORY
+        if isinstance(error, RuntimeError) and any(t in text for t in _MEMORY_TEXTS):
+            return OUT_OF_MEMORY
+        if "no space left on device" in text:
+            return DISK_FULL
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def environment_result(error: BaseException, seconds: float = 0.0) -> Result | None:
+    """An ``environment`` Result for an environment fault (None when ``error`` is not one)."""
+    fault = environment_fault(error)
+    if fault is None:
+        return None
+    return Result(
+        ENVIRONMENT,
+        metrics={"fault": fault},
+        error=f"{type(error).__name__}: {error}",
+        seconds=seconds,
+    )
 
 
 @dataclass(frozen=True)
@@ -52,7 +97,7 @@ class Result:
     cost: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.status not in STATUSES:
+        if self.status not in (*STATUSES, ENVIRONMENT):
             raise ValueError(f"unknown status {self.status!r}; expected one of {STATUSES}")
         self.loss = float(self.loss)
         if self.status != OK or math.isnan(self.loss):
