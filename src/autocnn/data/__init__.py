@@ -1,9 +1,11 @@
-"""Datasets as in-memory uint8 tensors: named sets (KMNIST, K49, kmnist10k) and users' own files.
+"""Datasets as in-memory uint8 tensors: named sets (KMNIST, K49, kmnist10k), sets derived from
+them in memory (kmnist10k-source, -dest-longtail, -1k, -x8) and users' own files.
 
 The bottom of the pipeline (data -> space -> model -> train -> optimize): nothing here imports a
 higher package. ``load`` reads a dataset part once per process; ``train_val_split`` and
-``stratified_subset`` cut it reproducibly; ``dataset_status`` says which official files are
-where; ``synthetic`` writes learnable stand-ins for tests.
+``stratified_subset`` cut it reproducibly; ``dataset_list`` lists every name ``load`` takes
+and ``dataset_status`` says which official files are where; ``synthetic`` writes learnable
+stand-ins for tests.
 
 Example::
 
@@ -15,15 +17,18 @@ Example::
 
 from __future__ import annotations
 
+from autocnn.data.derived import DERIVED, DerivedSpec
 from autocnn.data.files import cache_dir, md5_file, verify_file
 from autocnn.data.imageset import ImageSet
 from autocnn.data.loading import clear_cache, load
 from autocnn.data.registry import (
     DATASETS,
     OFFICIAL_FILES,
+    DatasetRow,
     DatasetSpec,
     FileStatus,
     OfficialFile,
+    dataset_list,
     dataset_status,
     fetch,
     known_names,
@@ -43,15 +48,19 @@ from autocnn.data.synthetic import (
 
 __all__ = [
     "DATASETS",
+    "DERIVED",
     "OFFICIAL_FILES",
     "BalanceSummary",
+    "DatasetRow",
     "DatasetSpec",
+    "DerivedSpec",
     "FileStatus",
     "ImageSet",
     "OfficialFile",
     "cache_dir",
     "class_balance_summary",
     "clear_cache",
+    "dataset_list",
     "dataset_status",
     "fetch",
     "known_names",

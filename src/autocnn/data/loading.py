@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from autocnn.data.derived import DERIVED, DerivedSpec
 from autocnn.data.files import file_key
 from autocnn.data.imageset import ImageSet
 from autocnn.data.readers import (
@@ -60,7 +61,8 @@ def load(
 ) -> ImageSet:
     """Load part ``"train"`` or ``"test"`` of a dataset into memory.
 
-    ``name`` is a registered set (``"kmnist"``, ``"k49"``, ``"kmnist10k"``), ``"npz:PATH"`` (an
+    ``name`` is a registered set (``"kmnist"``, ``"k49"``, ``"kmnist10k"``), one derived from
+    it in memory (``"kmnist10k-source"``, ... see :mod:`autocnn.data.derived`), ``"npz:PATH"`` (an
     .npz with ``x_train, y_train, x_test, y_test`` or just ``x, y``; or a folder / folder/prefix
     of ``<prefix>-{train,test}-{imgs,labels}.npz`` holding ``arr_0``) or ``"idx:DIR"`` (MNIST
     IDX files, optionally gzipped). Official files are md5-checked and downloaded if missing.
@@ -77,6 +79,8 @@ def load(
         return _load_npz(name, Path(name[4:]).expanduser(), part)
     if name.startswith("idx:"):
         return _load_idx(name, Path(name[4:]).expanduser(), part)
+    if name in DERIVED:
+        return _load_derived(DERIVED[name], part, data_dir, download)
     spec = get_spec(name)
     paths = [ensure_file(f, data_dir, download) for f in spec.parts[part]]
     key = (name, part, *(file_key(p) for p in paths))
@@ -91,6 +95,19 @@ def load(
             index = kmnist10k_index(y_checked, part)
             x, y = x[index], y[index]
         return to_imageset(x, y, where, spec.n_classes, f"{name}:{part}")
+
+    return _cached(key, build)
+
+
+def _load_derived(
+    spec: DerivedSpec, part: str, data_dir: str | os.PathLike | None, download: bool
+) -> ImageSet:
+    """A derived set's part, built from its base's part and cached under the base files' keys."""
+    paths = [ensure_file(f, data_dir, download) for f in get_spec(spec.base).parts[part]]
+    key = ("derived", spec.name, part, *(file_key(p) for p in paths))
+
+    def build() -> ImageSet:
+        return spec.build(spec.name, load(spec.base, part, data_dir, download), part)
 
     return _cached(key, build)
 

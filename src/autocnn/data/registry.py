@@ -1,6 +1,9 @@
 """Named datasets and their official files: what exists, where it is, and whether it is intact.
 
 Facts (sizes, md5s, host) come from the official Kuzushiji release (ROIS-DS CODH, CC BY-SA 4.0).
+Derived sets (:mod:`autocnn.data.derived`) have no files: they need their base set's.
+:func:`dataset_list` is what ``autocnn datasets`` shows: every name a user can pass.
+
 A file is looked for under its official name in the user's data folder (``data_dir`` argument,
 else ``$AUTOCNN_DATA_DIR``), directly or in its ``kmnist/`` / ``k49/`` subfolder, then in the
 cache; only then is it downloaded into the cache.
@@ -9,9 +12,10 @@ cache; only then is it downloaded into the cache.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from autocnn.data.derived import DERIVED
 from autocnn.data.files import (
     DATA_DIR_ENV,
     base_url,
@@ -39,12 +43,14 @@ class OfficialFile:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A named dataset: its classes and, per part, its (images, labels) official file names."""
+    """A named dataset: its classes and, per part, its (images, labels) official file names
+    and its number of images."""
 
     name: str
     n_classes: int
     parts: dict[str, tuple[str, str]]
     description: str
+    sizes: dict[str, int] = field(default_factory=dict)
 
 
 def _files(folder: str, rows: list[tuple[str, int, str]], optional: bool = False) -> dict:
@@ -82,12 +88,14 @@ DATASETS: dict[str, DatasetSpec] = {
         10,
         {p: (f"kmnist-{p}-imgs.npz", f"kmnist-{p}-labels.npz") for p in PARTS},
         "Kuzushiji-MNIST: 10 classes, 60,000 train / 10,000 test, balanced",
+        {"train": 60_000, "test": 10_000},
     ),
     "k49": DatasetSpec(
         "k49",
         49,
         {p: (f"k49-{p}-imgs.npz", f"k49-{p}-labels.npz") for p in PARTS},
         "Kuzushiji-49: 49 classes, 232,365 train / 38,547 test, imbalanced",
+        {"train": 232_365, "test": 38_547},
     ),
     "kmnist10k": DatasetSpec(
         "kmnist10k",
@@ -95,15 +103,23 @@ DATASETS: dict[str, DatasetSpec] = {
         {p: _KMNIST_TEST for p in PARTS},
         "the 10,000 official KMNIST test images; per class the first 800 in file order are "
         "'train', the last 200 'test'",
+        {"train": 8_000, "test": 2_000},
     ),
 }
 KMNIST10K_TRAIN_PER_CLASS = 800
 USER_FORMATS = ("npz:PATH", "idx:DIR")
+USER_FORMAT_LAYOUTS = {
+    "npz:PATH": "an .npz holding x_train, y_train, x_test, y_test (or x, y: train only), or a "
+    "folder (or FOLDER/PREFIX) of <prefix>-{train,test}-{imgs,labels}.npz each holding arr_0; "
+    "images uint8 (N, H, W) or (N, H, W, C), labels integers 0..classes-1",
+    "idx:DIR": "a folder of MNIST-format IDX files, optionally .gz: train-images-idx3-ubyte, "
+    "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte",
+}
 
 
 def known_names() -> list[str]:
     """Every name :func:`autocnn.data.load` accepts (user formats with their placeholder)."""
-    return [*DATASETS, *USER_FORMATS]
+    return [*DATASETS, *DERIVED, *USER_FORMATS]
 
 
 def get_spec(name: str) -> DatasetSpec:
@@ -186,8 +202,10 @@ def fetch(
     Example::
 
         >>> fetch("kmnist10k")  # downloads kmnist-test-{imgs,labels}.npz into the cache
+
+    A derived set's files are its base set's.
     """
-    spec = get_spec(name)
+    spec = get_spec(DERIVED[name].base if name in DERIVED else name)
     names = list(dict.fromkeys(f for p in parts for f in spec.parts[p]))
     if extras:
         folders = {OFFICIAL_FILES[n].folder for n in names}
@@ -250,3 +268,78 @@ def dataset_status(
             FileStatus(info.folder, filename, md5, path, size, info.size, info.optional, used_by)
         )
     return rows
+
+
+@dataclass(frozen=True)
+class DatasetRow:
+    """One name ``autocnn datasets`` lists: what a user can pass as DATASET / ``--dataset``.
+
+    ``kind`` is "official" (files of the release), "derived" (built in memory from a base set,
+    see :mod:`autocnn.data.derived`) or "pattern" (``npz:PATH`` / ``idx:DIR``, the user's own
+    files; no sizes or status). ``status`` is "ok" when every file needed is present and intact
+    (see :class:`FileStatus` for "not checked"), else says what is missing or wrong; ``files``
+    are the official files the name reads (with a release's optional class map).
+    """
+
+    name: str
+    kind: str
+    n_train: int | None
+    n_test: int | None
+    n_classes: int | None
+    status: str
+    description: str
+    base: str | None = None
+    files: tuple[FileStatus, ...] = ()
+
+
+def _official_status(needed: list[FileStatus]) -> str:
+    for bad in ("mismatch", "missing", "not checked"):
+        names = [f.file for f in needed if f.status == bad]
+        if names:
+            hint = " (downloaded on first use)" if bad == "missing" else ""
+            return f"{bad}: {', '.join(names)}{hint}"
+    return "ok"
+
+
+def dataset_list(
+    data_dir: str | os.PathLike | None = None, verify: bool = True
+) -> list[DatasetRow]:
+    """Every name :func:`autocnn.data.load` accepts, with sizes and whether its files are here.
+
+    Official sets first (their files' status as :func:`dataset_status` gives it), then derived
+    ones (their base's files; "needs kmnist-test files" when those are missing), then the
+    ``npz:PATH`` / ``idx:DIR`` patterns with the layout they expect.
+
+    Example::
+
+        >>> [(r.name, r.n_train, r.status) for r in dataset_list("../shared/data/kmnist")][2:4]
+        [('kmnist10k', 8000, 'ok'), ('kmnist10k-source', 4000, 'ok')]
+    """
+    status = {s.file: s for s in dataset_status(data_dir, verify)}
+    rows: dict[str, DatasetRow] = {}
+    for name, spec in DATASETS.items():
+        needed = list(dict.fromkeys(f for pair in spec.parts.values() for f in pair))
+        folders = {OFFICIAL_FILES[f].folder for f in needed}
+        extras = [f for f, i in OFFICIAL_FILES.items() if i.optional and i.folder in folders]
+        rows[name] = DatasetRow(
+            name, "official", spec.sizes.get("train"), spec.sizes.get("test"), spec.n_classes,
+            _official_status([status[f] for f in needed]), spec.description, None,
+            tuple(status[f] for f in [*needed, *extras]),
+        )  # fmt: skip
+    for name, derived in DERIVED.items():
+        base = rows[derived.base]
+        needed = [f for f in base.files if not f.optional]
+        if base.status == "ok":
+            state = "ok"
+        elif any(f.status == "missing" for f in needed):
+            missing = [f.file.rsplit("-", 1)[0] for f in needed if f.status == "missing"]
+            state = f"needs {', '.join(dict.fromkeys(missing))} files"
+        else:
+            state = f"base {derived.base}: {base.status}"
+        rows[name] = DatasetRow(
+            name, "derived", derived.sizes.get("train"), derived.sizes.get("test"),
+            derived.n_classes, state, derived.description, derived.base, tuple(needed),
+        )  # fmt: skip
+    for pattern, layout in USER_FORMAT_LAYOUTS.items():
+        rows[pattern] = DatasetRow(pattern, "pattern", None, None, None, "", layout)
+    return list(rows.values())

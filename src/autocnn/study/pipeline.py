@@ -3,7 +3,7 @@
 Stages, in order (each writes ``stages/<name>.json`` atomically when done; ``resume`` skips
 the finished ones, and a search stage continues its run from ``run.db``)::
 
-    data               resolve / build the source and destination datasets
+    data               load the source and destination datasets, record their sizes
     default-source     the space's default config: validation run + final evaluation (source)
     default-dest       the same on the destination
     bohb-source        BOHB on the source                          -> runs/bohb-source
@@ -73,7 +73,7 @@ def study(
 
     ``source`` / ``dest``: any dataset name (``kmnist``, ``k49``, ``npz:PATH``, ...) or the
     local stand-ins ``kmnist10k-source`` / ``kmnist10k-dest-longtail`` (see
-    :mod:`autocnn.study.splits`). ``preset``: smoke, small or paper (:mod:`.presets`).
+    :mod:`autocnn.data.derived`). ``preset``: smoke, small or paper (:mod:`.presets`).
     ``init_weights``: configuration transfer starts its trials from the source model.
     ``dest_bohb=False`` skips the from-scratch BOHB baseline on the destination. On resume the
     stored settings are used; only ``workers`` may change.
@@ -213,10 +213,8 @@ class _Context:
     def stage_data(self) -> dict[str, Any]:
         from autocnn import data
 
-        folder, s = self.out / "data", self.settings
-        datasets = {
-            role: resolve_dataset(s[role], folder, s["data_dir"]) for role in ("source", "dest")
-        }
+        s = self.settings
+        datasets = {role: resolve_dataset(s[role]) for role in ("source", "dest")}
         info = {}
         for role, name in datasets.items():
             train = data.load(name, "train", data_dir=s["data_dir"])
