@@ -9,7 +9,7 @@ import pytest
 
 from autocnn.errors import RunError
 from autocnn.study.pipeline import STAGES, study
-from autocnn.study.splits import DEST, SOURCE, class_sizes, local_dataset, split_indices
+from autocnn.study.splits import DEST, SOURCE, class_sizes, resolve_dataset, split_indices
 
 # Stages that may read a test part: the final evaluations (nothing else).
 FINAL_STAGES = {"default-source", "default-dest", "final-source", "weights-dest",
@@ -135,12 +135,30 @@ def test_local_splits_are_disjoint_and_long_tailed():
     assert all(a >= b for a, b in zip(counts, counts[1:], strict=False))
 
 
-def test_local_datasets_from_real_kmnist(kmnist_dir, tmp_path):
+def test_local_datasets_are_named_datasets_from_real_kmnist(kmnist_dir, tmp_path):
     from autocnn import data
 
-    src = data.load(local_dataset(SOURCE, tmp_path, kmnist_dir), "train")
-    dst = data.load(local_dataset(DEST, tmp_path, kmnist_dir), "train")
+    assert resolve_dataset(SOURCE, tmp_path, kmnist_dir) == SOURCE
+    assert resolve_dataset(DEST) == DEST and resolve_dataset("npz:x") == "npz:x"
+    src = data.load(resolve_dataset(SOURCE), "train", data_dir=kmnist_dir)
+    dst = data.load(resolve_dataset(DEST), "train", data_dir=kmnist_dir)
     assert len(src) == 4000 and src.class_counts().tolist() == [400] * 10
     assert dst.class_counts().tolist() == class_sizes(400, 10)
     pixels = {bytes(x) for x in src.x.reshape(len(src), -1).numpy()}
     assert not any(bytes(x) in pixels for x in dst.x.reshape(len(dst), -1).numpy())
+    assert len(data.load(SOURCE, "test", data_dir=kmnist_dir)) == 1000
+    assert len(data.load(DEST, "test", data_dir=kmnist_dir)) == 409
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_study_data_stage_records_the_names_and_writes_no_files(kmnist_dir, tmp_path):
+    from autocnn.study.pipeline import _Context
+    from autocnn.study.presets import get_preset
+
+    settings = {"source": SOURCE, "dest": DEST, "data_dir": str(kmnist_dir)}
+    result = _Context(tmp_path, settings, get_preset("smoke"), 1).stage_data()
+    assert result["datasets"] == {"source": SOURCE, "dest": DEST}
+    assert result["info"]["dest"]["n_train"] == 1636
+    assert result["info"]["dest"]["class_counts"] == class_sizes(400, 10)
+    assert result["info"]["source"]["n_train"] == 4000
+    assert not list(tmp_path.iterdir())
