@@ -148,3 +148,59 @@ def test_optimize_without_a_bracket_limit_stops_at_max_evaluations(tiny, tmp_pat
         (n,) = db.execute("select count(*) from evaluations").fetchone()
     # 7 > the 6 evaluations that 2 brackets hold: the run went on into a third bracket
     assert n == 7
+
+
+def _listed(out: str) -> dict[str, list[str]]:
+    """The names table of `autocnn datasets`: name -> [train, test, classes, status]."""
+    from autocnn.data import known_names
+
+    rows = {}
+    for line in out.split("official files")[0].splitlines():
+        cells = [c.strip() for c in line.strip("│ ").split("│")]
+        if cells and cells[0] in known_names():
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_datasets_lists_every_name_with_sizes_and_status(tmp_path, capsys, monkeypatch):
+    from autocnn.data import files, known_names
+
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv(files.CACHE_ENV, str(tmp_path / "cache"))  # no cached official files
+    assert main(["datasets", "--data-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    rows = _listed(out)
+    assert list(rows) == known_names()
+    assert rows["kmnist10k-x8"][:3] == ["64,000", "2,000", "10"]
+    assert rows["kmnist10k-dest-longtail"][:3] == ["1,636", "409", "10"]
+    assert rows["kmnist10k-source"][3] == "needs kmnist-test files"
+    assert rows["kmnist10k"][3] == "2 of 2 files missing"
+    assert rows["k49"] == ["232,365", "38,547", "49", "4 of 4 files missing"]
+    assert rows["npz:PATH"] == ["-", "-", "-", "-"]
+    assert "x_train, y_train, x_test, y_test" in out and "t10k-images-idx3-ubyte" in out
+    assert "not a new source of information" in out
+    assert "kmnist-test-imgs.npz" in out  # the official files' table, as before
+
+
+def test_every_listed_name_loads_when_its_files_are_present(
+    kmnist_dir, tmp_path, capsys, monkeypatch
+):
+    from autocnn import data
+
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["datasets", "--data-dir", str(kmnist_dir)]) == 0
+    rows = {n: r for n, r in _listed(capsys.readouterr().out).items() if r[3] == "ok"}
+    assert {"kmnist10k", *data.DERIVED} <= set(rows)
+    for name, (n_train, n_test, n_classes, _) in rows.items():
+        train = data.load(name, "train", data_dir=kmnist_dir)
+        test = data.load(name, "test", data_dir=kmnist_dir)
+        assert [f"{len(train):,}", f"{len(test):,}", str(train.n_classes)] == [
+            n_train,
+            n_test,
+            n_classes,
+        ], name
+    # a derived name works in a command, not only in data.load
+    out = tmp_path / "run"
+    args = ["train", "--dataset", "kmnist10k-1k", "--data-dir", str(kmnist_dir)]
+    assert main([*args, "--epochs", "0.2", "--out", str(out), "--quiet"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["n_train"] == 800

@@ -62,9 +62,10 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'autocnn.api' has no attribute {name!r}")
 
 
-def datasets(data_dir: str | Path | None = None) -> list[data.FileStatus]:
-    """What autocnn knows, where each file was found, and whether its md5 matches."""
-    return data.dataset_status(data_dir)
+def datasets(data_dir: str | Path | None = None) -> list[data.DatasetRow]:
+    """Every dataset name a command takes: official sets (their files: where each was found,
+    whether its md5 matches), sets derived from them, and the npz:PATH / idx:DIR patterns."""
+    return data.dataset_list(data_dir)
 
 
 def train(

@@ -25,16 +25,37 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
 
 def cmd_datasets(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from autocnn import api
 
-    table = Table(title="autocnn datasets")
-    for column in ("dataset", "file", "status", "where"):
-        table.add_column(column)
-    for row in api.datasets(args.data_dir):
-        table.add_row(row.dataset, row.file, row.status, str(row.path or "-"))
-    Console().print(table)
+    rows = api.datasets(args.data_dir)
+    names = Table(
+        title="autocnn datasets: names for DATASET / --dataset",
+        caption="missing official files are downloaded on first use",
+    )
+    names.add_column("name", no_wrap=True)
+    for column in ("train", "test", "classes"):
+        names.add_column(column, justify="right", no_wrap=True)
+    names.add_column("status")
+    for row in rows:
+        sizes = ("-" if n is None else f"{n:,}" for n in (row.n_train, row.n_test, row.n_classes))
+        names.add_row(row.name, *sizes, row.status or "-")
+    files = Table(title="official files")
+    for column in ("dataset", "file", "status"):
+        files.add_column(column, no_wrap=True)
+    files.add_column("where", overflow="fold")
+    seen = set()
+    for f in (f for row in rows if row.kind == "official" for f in row.files):
+        if f.file not in seen:
+            seen.add(f.file)
+            files.add_row(f.dataset, f.file, f.status, str(f.path or "-"))
+    console = Console(highlight=False)
+    console.print(names)
+    for row in rows:
+        console.print(f"[bold]{row.name}[/bold]: {escape(row.description)}")
+    console.print(files)
     return 0
 
 
@@ -199,7 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"autocnn {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    p = commands.add_parser("datasets", help="known datasets, where their files are, md5 status")
+    p = commands.add_parser(
+        "datasets",
+        help="every dataset name the commands take: sizes, where the files are, md5 status",
+    )
     p.add_argument("--data-dir", default=None, help="also look in this folder")
     p.set_defaults(func=cmd_datasets)
 

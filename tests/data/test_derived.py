@@ -153,7 +153,8 @@ def test_list_names_every_name_load_takes(tmp_path):
     for name in DERIVED:
         assert by_name[name].status == "needs kmnist-test files"
         assert by_name[name].base == "kmnist10k" and by_name[name].n_classes == 10
-    assert by_name["kmnist10k"].status.startswith("missing: kmnist-test-imgs.npz")
+    assert by_name["kmnist10k"].status == "2 of 2 files missing"
+    assert by_name["k49"].status.startswith("4 of 4 files missing")
     assert (by_name["kmnist10k-x8"].n_train, by_name["kmnist10k-x8"].n_test) == (64000, 2000)
     assert "x_train" in by_name["npz:PATH"].description
     assert "idx" in by_name["idx:DIR"].description and by_name["idx:DIR"].n_train is None
