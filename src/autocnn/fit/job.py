@@ -35,6 +35,7 @@ from autocnn.fit.budget import parse_duration
 from autocnn.fit.folder import BudgetClock, FitFolder
 from autocnn.fit.plan import FitPlan, Speeds, final_epochs, make_plan
 from autocnn.fit.probe import probe_speed
+from autocnn.optimize.lock import RunLock
 from autocnn.optimize.settings import Execution, RunSettings
 
 Log = Callable[[str], None]
@@ -101,8 +102,8 @@ def fit(
     if dry_run:
         return state
     folder.path.mkdir(parents=True, exist_ok=True)
-    folder.write(state)
-    with clock:
+    with RunLock(folder.path), clock:  # one owner: a second fit --resume is refused
+        folder.write(state)
         if "search" not in state["stages"]:
             state["stages"]["search"] = _search(folder, state, plan, clock, on_event)
             folder.write(state)
@@ -162,6 +163,9 @@ def _search(folder: FitFolder, state: dict, plan: FitPlan, clock: BudgetClock, o
         gpus_per_trial=options["gpus_per_trial"] if ray else 0.0,
     )  # fmt: skip
     run = folder.search
+    if not plan.search_seconds:  # the plan found no search worth its time
+        return {"evaluations": 0, "counts": {}, "seconds": 0.0, "elapsed": clock.elapsed(),
+                "incumbent": _default_choice(state)}  # fmt: skip
     if run.exists():  # killed mid-search: go on with the time left
         summary = optimize(out=run.path, resume=True, execution=execution, on_event=on_event)
     else:
@@ -177,8 +181,7 @@ def _search(folder: FitFolder, state: dict, plan: FitPlan, clock: BudgetClock, o
         incumbent = store.robust_incumbent()
         totals = store.summary()
     if incumbent is None:  # too little time for even one evaluation: the known-good default
-        chosen = {"config_id": None, "budget": None, "val_loss": None,
-                  "config": space.default_config(state["space"])}  # fmt: skip
+        chosen = _default_choice(state)
     else:
         chosen = {"config_id": incumbent.config_id, "budget": incumbent.budget,
                   "val_loss": incumbent.loss, "config": incumbent.config}  # fmt: skip
@@ -189,6 +192,11 @@ def _search(folder: FitFolder, state: dict, plan: FitPlan, clock: BudgetClock, o
         "incumbent": chosen,
         "elapsed": clock.elapsed(),
     }  # fmt: skip
+
+
+def _default_choice(state: dict) -> dict:
+    return {"config_id": None, "budget": None, "val_loss": None,
+            "config": space.default_config(state["space"])}  # fmt: skip
 
 
 def _train_final(
@@ -253,8 +261,11 @@ def _deliver(folder: FitFolder, state: dict, log: Log) -> dict:
     except Exception as error:  # noqa: BLE001 - the .pt model is the deliverable; say why
         log(f"export skipped: {error}")
         delivered["export_error"] = str(error)
-    result = report(folder.search.path, folder.report, metrics=[folder.final / "metrics.json"],
-                    force=True)  # fmt: skip
+    tested = folder.final / "metrics.json"
+    if folder.search.exists():
+        result = report(folder.search.path, folder.report, metrics=[tested], force=True)
+    else:  # no search ran: the report shows the final model alone
+        result = report(tested, folder.report, force=True)
     delivered["report"] = str(result.html)
     return delivered
 

@@ -4,6 +4,7 @@
 
     RUN/
       run.db           SQLite store: settings, every config and evaluation (optimize.store)
+      run.lock         who owns the run while it writes (optimize.lock)
       space.json       the searched ConfigSpace (JSON)
       incumbent.json   the best config at the end of a call (full config, also for transfer)
       transfer.json    configuration transfer only: source, fixed and searched values
@@ -25,6 +26,7 @@ from typing import Any
 from autocnn.errors import RunError
 
 STORE_NAME = "run.db"
+LOCK_NAME = "run.lock"  # optimize.lock: the owner of a run (also of a fit folder)
 
 
 @dataclass(frozen=True)

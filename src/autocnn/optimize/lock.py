@@ -23,8 +23,7 @@ import time
 from pathlib import Path
 
 from autocnn.errors import RunError
-
-LOCK_NAME = "run.lock"
+from autocnn.optimize.folder import LOCK_NAME
 
 
 class RunLock:

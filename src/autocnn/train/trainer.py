@@ -103,9 +103,11 @@ def train(
     "diverged" and the reason; BOHB's objective uses it so that dead configs cost an epoch or
     two, not their whole budget.
 
-    ``deadline`` (a ``time.monotonic()`` value) ends training after the step that passes it,
-    status "ok" with fewer epochs than asked: a wall-clock budget that must hold (``fit``'s final
-    training) wins over the schedule. A run stopped so is not an exact prefix of a longer one.
+    ``deadline`` (a ``time.monotonic()`` value) makes the wall clock part of the schedule, for a
+    budget that must hold (``fit``'s final training): the learning rate follows whichever is
+    further along, the steps or the time (so it has annealed by the deadline even when the
+    machine is slower than planned), and training ends after the step that passes the deadline,
+    status "ok", with fewer epochs than asked. Such a run is not reproducible step for step.
 
     Example::
 
@@ -152,6 +154,7 @@ def train(
         bar = _progress_bar(progress, total_steps - start_step)
         autocast = torch.autocast("cuda", torch.bfloat16) if dev.type == "cuda" else nullcontext()
         model.train()
+        clock_start = time.monotonic()
         while step < total_steps and error is None and not out_of_time:
             epoch = step // steps_per_epoch
             order = _epoch_order(seed, epoch, train_set, imbalance.balanced_sampling).to(dev)
@@ -160,7 +163,11 @@ def train(
                 before_epoch(model, epoch)
             segment_start = time.perf_counter()
             for position in range(step - epoch * steps_per_epoch, stop):
-                lr = _learning_rate(settings, step, horizon_steps)
+                scheduled = step
+                if deadline is not None:  # the schedule also advances with the time used
+                    used = (time.monotonic() - clock_start) / max(deadline - clock_start, 1e-9)
+                    scheduled = max(step, min(horizon_steps - 1, int(used * horizon_steps)))
+                lr = _learning_rate(settings, scheduled, horizon_steps)
                 for group in optimizer.param_groups:
                     group["lr"] = lr * group.get("lr_factor", 1.0)
                 index = order[position * batch_size : (position + 1) * batch_size]
