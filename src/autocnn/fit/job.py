@@ -229,22 +229,26 @@ def _train_final(
 
 
 def _final(folder, state, plan: FitPlan, clock: BudgetClock, log) -> dict:
+    config = state["stages"]["search"]["incumbent"]["config"]
+    left = plan.total_seconds - plan.reserve_seconds - clock.elapsed()
+    row = _train_until(config, monotonic() + left, folder.final, state, log, "the incumbent")
+    shutil.copyfile(row["model"], folder.model)
+    return {**row, "elapsed": clock.elapsed()}
+
+
+def _train_until(config: dict, deadline: float, out: Path, state: dict, log: Log, what: str):
+    """Measure ``config`` with all threads, then train it on all training data until
+    ``deadline`` (a monotonic time; the test pass after it is budgeted here too) and test it."""
     import torch
 
-    config = state["stages"]["search"]["incumbent"]["config"]
     full = data.load(state["dataset"], "train", data_dir=state["data_dir"])  # train + val
     speed = probe_speed(config, full, threads=torch.get_num_threads(), steps=6).img_per_s
-    # the final evaluation also passes over the training data and the test set (~3x faster)
-    left = plan.total_seconds - plan.reserve_seconds - clock.elapsed()
-    left -= 1.25 * len(full) / (3 * speed)
-    epochs = final_epochs(left, len(full), speed)
-    log(f"final training: the incumbent for {epochs:g} epochs on {len(full)} images "
-        f"({speed:.0f} img/s measured, {left:.0f} s left)")  # fmt: skip
-    # the estimate leaves 5 % spare; the deadline holds the budget if the machine slows down
-    deadline = monotonic() + left
-    row = _train_final(config, epochs, full, folder.final, state, deadline)
-    shutil.copyfile(row["model"], folder.model)
-    return {**row, "img_per_s": speed, "elapsed": clock.elapsed()}
+    # the final evaluation then passes over the training data and the test set (~3x faster)
+    deadline -= 1.25 * len(full) / (3 * speed)
+    epochs = final_epochs(deadline - monotonic(), len(full), speed)
+    log(f"final training of {what}: {deadline - monotonic():.0f} s on {len(full)} images "
+        f"({speed:.0f} img/s measured; at most {epochs:g} epochs)")  # fmt: skip
+    return {**_train_final(config, epochs, full, out, state, deadline), "img_per_s": speed}
 
 
 def _deliver(folder: FitFolder, state: dict, log: Log) -> dict:
@@ -272,15 +276,9 @@ def _deliver(folder: FitFolder, state: dict, log: Log) -> dict:
 
 def _baseline(folder, state, plan: FitPlan, log) -> dict:
     """The space's default trained for the fit's whole budget (less the same reserve)."""
-    import torch
-
+    deadline = monotonic() + plan.total_seconds - plan.reserve_seconds
     config = space.default_config(state["space"])
-    full = data.load(state["dataset"], "train", data_dir=state["data_dir"])  # train + val
-    speed = probe_speed(config, full, threads=torch.get_num_threads(), steps=10).img_per_s
-    left = plan.total_seconds - plan.reserve_seconds - 1.25 * len(full) / (3 * speed)
-    epochs = final_epochs(left, len(full), speed)
-    log(f"baseline: the default for {epochs:g} epochs (the fit's whole budget)")
-    return _train_final(config, epochs, full, folder.baseline, state)
+    return _train_until(config, deadline, folder.baseline, state, log, "the default (baseline)")
 
 
 def _summary(state: dict, seconds: float) -> dict[str, Any]:
@@ -292,7 +290,7 @@ def _summary(state: dict, seconds: float) -> dict[str, Any]:
         "search_evaluations": search["evaluations"],
         "incumbent_val_loss": search["incumbent"]["val_loss"],
         "incumbent_budget": search["incumbent"]["budget"],
-        "final_epochs": final["epochs"],
+        "final_epochs": final["epochs_trained"],
         "test_accuracy": final["test_accuracy"],
         "test_balanced_accuracy": final["test_balanced_accuracy"],
         "n_params": final["n_params"],
@@ -300,5 +298,5 @@ def _summary(state: dict, seconds: float) -> dict[str, Any]:
     if "baseline" in state:
         summary["baseline_test_accuracy"] = state["baseline"]["test_accuracy"]
         summary["baseline_test_balanced_accuracy"] = state["baseline"]["test_balanced_accuracy"]
-        summary["baseline_epochs"] = state["baseline"]["epochs"]
+        summary["baseline_epochs"] = state["baseline"]["epochs_trained"]
     return summary

@@ -1,9 +1,11 @@
 """Measure how fast a config trains here, on this dataset, with a given number of threads.
 
-Two short trainings of ``steps`` and ``2 * steps`` optimizer steps with the real trainer (same
-data path, augmentation, schedule code): their difference is the per-image cost without the
-fixed costs (model build, first-step kernel selection), which a longer training amortises. A
-probe costs about ``3 * steps`` batches; the fit counts it in the budget.
+A two-step warm-up (the first calls of a process create oneDNN's kernels for each layer shape:
+measured, a cold first run made the per-image cost look 5x smaller), then two short trainings of
+``steps`` and ``2 * steps`` optimizer steps with the real trainer (same data path, augmentation,
+schedule code): their difference is the per-image cost without the fixed costs (model build),
+which a longer training amortises. A probe costs about ``3 * steps + 2`` batches; the fit counts
+it in the budget.
 
 Example::
 
@@ -47,7 +49,7 @@ def probe_speed(
     started = time.perf_counter()
     try:
         timings = []
-        for n in (steps, 2 * steps):
+        for n in (2, steps, 2 * steps):
             # whole epochs on small data: per-epoch costs belong in the rate too
             epochs = n / steps_per_epoch
             t0 = time.perf_counter()
@@ -55,7 +57,7 @@ def probe_speed(
             timings.append((epochs * steps_per_epoch * batch, time.perf_counter() - t0))
     finally:
         torch.set_num_threads(before)
-    (n1, t1), (n2, t2) = timings
+    (n1, t1), (n2, t2) = timings[1:]  # the first was the warm-up
     img_per_s = (n2 - n1) / (t2 - t1) if t2 > t1 else n2 / max(t2, 1e-6)
     fixed = max(0.0, t1 - n1 / img_per_s)
     return Probe(img_per_s, fixed, time.perf_counter() - started)
