@@ -74,14 +74,14 @@ def resolve_settings(
         run_options["dataset"] = dataset
     if resume:
         stored, extra = stored_run_settings(folder.require("resume"))
-        asked = settings.to_dict() if settings is not None else run_options
-        changed = {k: v for k, v in asked.items() if k in run_options or settings is not None}
-        changed = {k: v for k, v in changed.items() if _differs(stored.to_dict()[k], v)}
+        # what the caller asked, normalised like the stored settings (0 iterations is None, ...)
+        asked = (settings or stored.replace(**run_options)).to_dict()
+        changed = [k for k, v in stored.to_dict().items() if asked[k] != v]
         if changed:
-            key = next(iter(changed))
+            key = changed[0]
             raise ConfigError(
                 f"{folder.path} was made with {key}={stored.to_dict()[key]!r}, not "
-                f"{changed[key]!r}: a resume keeps the run's settings (drop the option, or start "
+                f"{asked[key]!r}: a resume keeps the run's settings (drop the option, or start "
                 "a new --out)"
             )
         return stored, execution, extra
@@ -94,14 +94,6 @@ def resolve_settings(
                 "--iterations 0 runs until --time-limit or --max-evaluations; give one of them"
             )
     return settings, execution, {}
-
-
-def _differs(stored: Any, given: Any) -> bool:
-    if isinstance(stored, float) and isinstance(given, (int, float)):
-        return float(given) != stored
-    if stored is None or given is None:
-        return stored != given and not (given == 0 and stored is None)  # iterations 0 == None
-    return str(stored) != str(given) if isinstance(stored, str) else stored != given
 
 
 def run_search(
