@@ -106,7 +106,9 @@ def evaluations(run_dir: Path) -> list:
 
 def test_bad_backend_options_fail_before_anything_is_written(tmp_path):
     out = tmp_path / "run"
-    with pytest.raises(ConfigError, match="unknown backend 'spark'"):
+    with pytest.raises(
+        ConfigError, match="--backend 'spark' is not known; choose one of local, ray"
+    ):
         optimize("kmnist10k", out=out, backend="spark")
     with pytest.raises(ConfigError, match="--address is for the Ray backend"):
         optimize("kmnist10k", out=out, address="auto")
