@@ -75,8 +75,12 @@ def test_only_final_evaluations_read_test_parts(smoke):
     assert not any(part == "test" for stage, _, part in reads if stage == "config-dest")
 
 
-def test_resume_skips_finished_stages_and_redoes_only_missing_ones(smoke, tiny_pair):
-    out, result, _, _ = smoke
+def test_resume_skips_finished_stages_and_redoes_only_missing_ones(smoke, tiny_pair, tmp_path):
+    import shutil
+
+    # on a copy: the other tests read the module's study as it was written (any order)
+    out, result = tmp_path / "s", smoke[1]
+    shutil.copytree(smoke[0], out)
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     events = []
     again = study(out=out, resume=True, on_stage=lambda s, e: events.append((s, e)))
