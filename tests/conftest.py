@@ -3,6 +3,7 @@ tiny synthetic datasets, one torch thread per test."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,30 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+# Per-process caches: module -> the dict it keeps. Emptied around every test so that no test
+# depends on what an earlier one loaded (the suite also passes in random order:
+# python -m pytest -q --random-order).
+PROCESS_CACHES = {
+    "autocnn.optimize.evaluate": "_SPLITS",  # dataset splits (clear_split_cache)
+    "autocnn.transfer.search": "_SOURCE_STATES",  # source weights for init_weights
+    "autocnn.optimize.ray_backend": "_DATA",  # a worker's dataset from the object store
+}
+
+
+def clear_process_caches() -> None:
+    for module_name, attribute in PROCESS_CACHES.items():
+        module = sys.modules.get(module_name)  # not imported yet: nothing cached
+        if module is not None:
+            getattr(module, attribute).clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_process_caches():
+    clear_process_caches()
+    yield
+    clear_process_caches()
 
 
 @pytest.fixture(scope="session")

@@ -1,22 +1,27 @@
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
 
 from autocnn.data import clear_cache, load
 
 
-def test_second_load_is_the_same_object_and_fast(kmnist_dir):
+def test_second_load_is_the_same_object_and_reads_nothing(kmnist_dir, monkeypatch):
+    from autocnn.data import loading
+
+    reads = []
+    real = loading.read_npz
+    monkeypatch.setattr(loading, "read_npz", lambda path, *a: reads.append(path) or real(path, *a))
+    clear_cache()
     first = load("kmnist10k", "train", data_dir=kmnist_dir)
-    start = time.perf_counter()
+    assert len(reads) == 2  # images and labels
     for _ in range(20):
         again = load("kmnist10k", "train", data_dir=kmnist_dir)
-    assert again is first
-    assert (time.perf_counter() - start) / 20 < 0.01
+    assert again is first and len(reads) == 2  # served from the cache: no file read again
     clear_cache()
     assert load("kmnist10k", "train", data_dir=kmnist_dir) is not first
+    assert len(reads) == 4
 
 
 def test_rewritten_file_is_read_again(tmp_path):

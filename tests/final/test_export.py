@@ -59,7 +59,7 @@ def trained(kmnist_dir, tmp_path_factory):
     result = evaluate(
         config=CONFIG,
         dataset=f"npz:{data_dir}",
-        space_name="extended",
+        space="extended",
         out=root / "final",
         seeds=1,
         epochs=3,

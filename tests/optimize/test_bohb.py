@@ -285,3 +285,58 @@ def test_runs_recorded_before_start_with_default_existed_resume_without_it():
     del stored["start_with_default"]  # what an older run.db holds
     old = RunSettings.from_dict(stored)
     assert optimizer_from_settings(old, small_space()).start_with_default is False
+
+
+def failing_quadratic(trial: Trial, above: float = 0.7) -> Result:
+    """quadratic, except that configs with x > ``above`` fail."""
+    return Result("failed") if trial.config["x"] > above else quadratic(trial)
+
+
+@pytest.mark.parametrize("method", ["bohb", "hyperband", "random"])
+def test_total_evaluations_starts_at_the_plan_and_ends_at_what_ran(method):
+    from autocnn.optimize.protocol import Optimizer
+
+    opt = make_optimizer(method, small_space(), min_budget=1, max_budget=9, n_iterations=4)
+    assert isinstance(opt, Optimizer)
+    planned = sum(sum(opt.schedule.brackets(i).n_configs) for i in range(4))
+    totals = [opt.total_evaluations]
+    running: list[Trial] = []
+    while not opt.finished:  # four at a time: brackets overlap
+        while len(running) < 4 and (trial := opt.ask()) is not None:
+            running.append(trial)
+            totals.append(opt.total_evaluations)
+        trial = running.pop(0)
+        opt.tell(trial, failing_quadratic(trial, above=0.2))  # most fail
+        totals.append(opt.total_evaluations)
+        assert opt.n_asked <= totals[-1]
+    assert totals[0] == planned
+    assert totals == sorted(totals, reverse=True)  # failed configs are not promoted: it shrinks
+    assert totals[-1] == opt.n_asked
+    if method != "random":  # random search promotes nothing
+        assert totals[-1] < planned
+    unlimited = make_optimizer(method, small_space(), min_budget=1, max_budget=9)
+    assert unlimited.total_evaluations is None
+
+
+def test_promotable_configs_are_the_current_stage_without_its_failures():
+    opt = BOHB(small_space(), min_budget=1, max_budget=9, model="random", n_iterations=1)
+    first = [opt.ask() for _ in range(9)]  # bracket 0: 9 configs @1, 3 @3, 1 @9
+    assert opt.promotable_config_ids() == {t.config_id for t in first}  # running: all may be
+    failed = {t.config_id for t in first if failing_quadratic(t).status == "failed"}
+    assert 0 < len(failed) <= 6
+    for trial in first[:-1]:
+        opt.tell(trial, failing_quadratic(trial))
+    # told with a finite loss, or still running: may be promoted; failed: never
+    assert opt.promotable_config_ids() == {t.config_id for t in first} - failed
+    opt.tell(first[-1], failing_quadratic(first[-1]))
+    # stage 0 complete: only the three promoted ones (their checkpoints will be continued)
+    second = opt.promotable_config_ids()
+    assert len(second) == 3 and not second & failed
+    promoted = [opt.ask() for _ in range(3)]
+    assert {t.config_id for t in promoted} == second and opt.ask() is None
+    for trial in promoted:
+        opt.tell(trial, quadratic(trial))
+    last = opt.ask()
+    assert opt.promotable_config_ids() == {last.config_id}  # continues from budget 3
+    opt.tell(last, quadratic(last))
+    assert opt.finished and opt.promotable_config_ids() == set()

@@ -240,24 +240,37 @@ def test_failed_results_count_as_worst(name):
 
 @pytest.mark.parametrize("name", ["tpe", "kde"])
 def test_pending_configs_are_not_proposed_again(name):
-    # One categorical: without the constant liar every proposal would be the best choice.
+    # One categorical with three equally good choices: without the constant liar every proposal
+    # would be the first of them, and that one is running.
     space = CS.ConfigurationSpace({"c": [f"v{i}" for i in range(6)]}, seed=0)
     enc = SpaceEncoding(space)
     model = make_model(name, enc, min_points_in_model=2, num_samples=64)
     for i in range(30):
-        model.observe(np.array([float(i % 6)]), 1.0, float(i % 6))
+        model.observe(np.array([float(i % 6)]), 1.0, 0.0 if i % 6 < 3 else 10.0)
     rng = np.random.default_rng(0)
-    pending = np.array([[0.0]])  # the best choice is running
-    proposals = []
+    pending = np.array([[0.0]])  # "v0" is running
+    picks = []
     for _ in range(3):
         vector = model.propose(rng, pending)
-        if vector is None:  # every candidate is running: the optimizer samples at random
-            assert name == "kde"  # its good set here is all "v0", so its candidates are too
-            continue
+        assert vector is not None  # there is always a choice that is not running
         assert not enc.same_as_any(vector[None, :], pending)[0]
         pending = np.vstack([pending, vector])
-        proposals.append(vector)
-    assert name == "kde" or len(proposals) == 3
+        picks.append(enc.decode(vector)["c"])
+    assert sorted(picks[:2]) == ["v1", "v2"]  # the other good choices first
+    assert picks[2] in {"v3", "v4", "v5"}  # then, all good ones running, one not tried yet
+
+
+@pytest.mark.parametrize("name", ["tpe", "kde"])
+def test_a_model_whose_every_candidate_is_running_says_so(name):
+    space = CS.ConfigurationSpace({"c": ["v0", "v1", "v2"]}, seed=0)
+    enc = SpaceEncoding(space)
+    model = make_model(name, enc, min_points_in_model=2, num_samples=64)
+    for i in range(30):
+        model.observe(np.array([float(i % 3)]), 1.0, float(i % 3))
+    rng = np.random.default_rng(0)
+    assert model.propose(rng, np.empty((0, 1))) is not None
+    # None, not a running config: the optimizer samples at random instead.
+    assert model.propose(rng, np.array([[0.0], [1.0], [2.0]])) is None
 
 
 def test_observations_window_keeps_the_best_results():

@@ -14,7 +14,6 @@ import random
 import signal
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -30,15 +29,18 @@ PER_ITERATION = sum(N_CONFIGS)
 
 
 class MiniHyperband:
-    """Deterministic successive halving (4 configs @1, 2 @3, 1 @9 per iteration) over x, y, kind."""
+    """Deterministic successive halving (4 configs @1, 2 @3, 1 @9 per iteration) over x, y, kind.
+
+    An :class:`~autocnn.optimize.protocol.Optimizer`. Its ``settings`` are empty on purpose: a
+    differently built one is then caught by the replay, not by the stored settings.
+    """
+
+    settings: dict = {}
 
     def __init__(self, seed: int = 0, n_iterations: int = 2) -> None:
         self.rng = random.Random(seed)
         self.n_iterations = n_iterations
         self.max_budget = BUDGETS[-1]
-        self.schedule = SimpleNamespace(
-            brackets=lambda i: SimpleNamespace(n_configs=N_CONFIGS, budgets=BUDGETS)
-        )
         self.iteration, self.stage, self.next_id = 0, 0, 0
         self.queue: list[Trial] = []
         self.pending: dict[int, Trial] = {}
@@ -66,6 +68,18 @@ class MiniHyperband:
     @property
     def finished(self) -> bool:
         return self.iteration >= self.n_iterations
+
+    @property
+    def total_evaluations(self) -> int:
+        return self.n_iterations * PER_ITERATION  # it promotes failed configs too
+
+    def promotable_config_ids(self) -> set[int]:
+        """The current stage's configs (told, running or queued), unless it is the last one; a
+        queued promotion's, always (it continues from its checkpoint)."""
+        ids = {trial.config_id for trial in self.queue} | set(self.pending)
+        if self.stage + 1 < len(N_CONFIGS):
+            ids |= set(self.losses)
+        return ids
 
     def ask(self) -> Trial | None:
         if not self.queue:
@@ -233,17 +247,46 @@ def test_max_evaluations_stops_without_leaving_pending_work(tmp_path):
         assert store.pending() == []
 
 
-def test_time_limit_stops_submitting_and_waits_for_running(tmp_path):
-    start = time.monotonic()
-    summary = run_optimizer(
-        MiniHyperband(n_iterations=50), QuadraticObjective(sleep=0.05), tmp_path, time_limit=0.3
-    )
-    elapsed = time.monotonic() - start
+class FakeTime:
+    """The runner's ``time`` module with a clock that moves only when told to (``tick``)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def tick(self, seconds: float) -> None:
+        self.now += seconds
+
+    def __getattr__(self, name: str):
+        return getattr(time, name)
+
+
+class Ticking:
+    """Wraps an objective: each call takes ``seconds`` on a :class:`FakeTime` clock."""
+
+    def __init__(self, inner, clock: FakeTime, seconds: float) -> None:
+        self.inner, self.clock, self.seconds = inner, clock, seconds
+
+    def __call__(self, trial: Trial, workdir: Path) -> Result:
+        self.clock.tick(self.seconds)
+        return self.inner(trial, workdir)
+
+
+def test_time_limit_stops_submitting_and_waits_for_running(tmp_path, monkeypatch):
+    from autocnn.optimize import runner
+
+    clock = FakeTime()
+    monkeypatch.setattr(runner, "time", clock)
+    objective = Ticking(QuadraticObjective(), clock, seconds=0.125)
+    summary = run_optimizer(MiniHyperband(n_iterations=50), objective, tmp_path, time_limit=0.3)
     assert summary.stopped == "time_limit"
-    assert 2 <= summary.n_evaluations < 50 * PER_ITERATION
-    assert elapsed < 2.0
+    # started at 0, 0.125 and 0.25 s; the third ran past the limit and was waited for
+    assert summary.n_evaluations == 3 and summary.seconds == 0.375
     with Store.open(tmp_path, readonly=True) as store:
-        assert store.pending() == []  # the last running evaluation was waited for and recorded
+        assert store.pending() == []  # the last running evaluation was recorded
+        assert [row.status for row in store.evaluations()] == [OK] * 3
 
 
 def test_hard_time_limit_stops_running_evaluations_and_resume_reruns_them(tmp_path):
@@ -253,11 +296,10 @@ def test_hard_time_limit_stops_running_evaluations_and_resume_reruns_them(tmp_pa
     space = conditional_space(seed=0)
     slow = SyntheticObjective(space, max_budget=9, sleep_per_budget=30.0)  # 30-270 s each
     optimizer = BOHB(space, min_budget=1, max_budget=9, n_iterations=1, seed=0)
-    start = time.monotonic()
     summary = run_optimizer(
         optimizer, slow, tmp_path, workers=2, time_limit=3.0, hard_time_limit=True
     )
-    assert time.monotonic() - start < 20  # worker start-up + 3 s, not 30 s per evaluation
+    # nothing finished: neither 30 s evaluation was waited for (no wall-clock bound needed)
     assert summary.stopped == "time_limit" and summary.n_evaluations == 0
     with Store.open(tmp_path, readonly=True) as store:
         stopped = [row.config_id for row in store.pending()]
@@ -288,6 +330,41 @@ def test_progress_events(tmp_path):
     bests = [p["best"] for p in results]
     assert bests == sorted(bests, reverse=True)  # best so far never gets worse
     assert results[-1]["eta"] == 0
+
+
+def test_the_progress_line_knows_its_total_when_the_iterations_are_finite(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from autocnn.optimize.bohb import make_optimizer
+    from autocnn.optimize.synthetic import SyntheticObjective, conditional_space
+    from autocnn.progress import RunProgress
+
+    space = conditional_space(seed=0)
+    optimizer = make_optimizer("hyperband", space, min_budget=1, max_budget=9, n_iterations=1)
+    objective = SyntheticObjective(space, 9, seed=0, fail_fraction=0.5)
+    events, screen = [], io.StringIO()
+    with RunProgress(console=Console(file=screen, width=150)) as progress:
+
+        def on_event(kind, payload):
+            events.append((kind, payload))
+            progress.on_event(kind, payload)
+
+        summary = run_optimizer(optimizer, objective, tmp_path, on_event=on_event)
+    totals = [payload["total"] for kind, payload in events if kind in ("start", "result")]
+    assert totals[0] == 9 + 3 + 1  # the bracket's plan
+    assert totals == sorted(totals, reverse=True)  # failed configs are not promoted
+    assert totals[-1] == summary.n_evaluations < 13
+    assert f"{summary.n_evaluations}/{summary.n_evaluations}" in screen.getvalue()
+    # without an iteration limit the total is open (or max_evaluations)
+    open_ended = make_optimizer("hyperband", space, min_budget=1, max_budget=9)
+    events.clear()
+    run_optimizer(
+        open_ended, objective, tmp_path / "open", max_evaluations=4,
+        on_event=lambda kind, payload: events.append((kind, payload)),
+    )  # fmt: skip
+    assert {payload["total"] for kind, payload in events if kind == "result"} == {4}
 
 
 def test_pruning_keeps_only_configs_that_can_still_matter(tmp_path):

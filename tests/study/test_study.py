@@ -75,8 +75,12 @@ def test_only_final_evaluations_read_test_parts(smoke):
     assert not any(part == "test" for stage, _, part in reads if stage == "config-dest")
 
 
-def test_resume_skips_finished_stages_and_redoes_only_missing_ones(smoke, tiny_pair):
-    out, result, _, _ = smoke
+def test_resume_skips_finished_stages_and_redoes_only_missing_ones(smoke, tiny_pair, tmp_path):
+    import shutil
+
+    # on a copy: the other tests read the module's study as it was written (any order)
+    out, result = tmp_path / "s", smoke[1]
+    shutil.copytree(smoke[0], out)
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     events = []
     again = study(out=out, resume=True, on_stage=lambda s, e: events.append((s, e)))
@@ -112,9 +116,14 @@ def test_time_budgeted_searches_stop_on_time_and_a_resume_gets_only_what_is_left
     }
     one_iteration = 5 + 3  # evaluations of a Hyperband iteration with eta 3, budgets 1/3..1
     for name, budget in (("bohb-source", 6.0), ("config-dest", 3.0)):
-        # it went on past one iteration and stopped at its budget (+ the evaluations in flight)
+        # it went on past one iteration, until its budget ...
         assert searches[name]["n_evaluations"] > one_iteration
-        assert budget - 2.0 < searches[name]["wall_seconds"] < budget + 5.0
+        assert searches[name]["wall_seconds"] > budget - 2.0
+        # ... and started nothing after it (a slow machine makes the evaluations in flight take
+        # longer, not this): every ask came within the budget (+ the last ask's own time)
+        with Store.open(out / "runs" / name, readonly=True) as store:
+            submitted = [row.submitted for row in store.evaluations()]
+        assert max(submitted) - min(submitted) < budget + 1.0
     # killed after the source search: the resumed search has no time left and adds nothing
     for name in ("bohb-source", "final-source", "weights-dest", "config-dest"):
         (out / "stages" / f"{name}.json").unlink()

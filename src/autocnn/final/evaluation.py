@@ -226,9 +226,9 @@ def evaluate(
     result yet. Writes ``out/metrics.json`` and ``out/models/seed-<s>.pt``.
     """
     from autocnn.artifacts import prepare_out_dir
+    from autocnn.final.sources import run_incumbent
     from autocnn.space import resolve_config
     from autocnn.train import train
-    from autocnn.transfer.config import run_incumbent
 
     settings: dict[str, Any] = {}
     resolved: dict[str, Any] | None = None

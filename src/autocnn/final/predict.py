@@ -20,15 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from autocnn.errors import CheckpointError, ConfigError, DataError, RunError
+from autocnn.final.sources import model_file  # a checkpoint, or the folder that holds one
 
 EXPORT_SUFFIXES = (".ts", ".onnx")
-
-
-def model_file(model: str | Path) -> Path:
-    """A model checkpoint, or the folder of ``evaluate`` / ``transfer weights`` / ``train``."""
-    from autocnn.transfer.weights import source_checkpoint
-
-    return source_checkpoint(model)
 
 
 def is_export(model: str | Path) -> bool:

@@ -71,6 +71,11 @@ class Backend(Protocol):
 
     def close(self) -> None: ...
 
+    def worker_of(self, config_id: int) -> str | None:
+        """Name of the worker that ran the config's latest evaluation (stored with its result);
+        None if the backend does not say."""
+        return None
+
 
 def evaluate_safely(objective: Any, trial: Trial, workdir: Path) -> Result:
     """Call ``objective(trial, workdir)``; an exception becomes a ``failed`` Result, or an

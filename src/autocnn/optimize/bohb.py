@@ -95,6 +95,34 @@ class _BracketRun:
             self._advance()
         return None
 
+    def n_left(self) -> int:
+        """Evaluations this bracket will still hand out: at most its plan, fewer where configs
+        failed (a failed config is never promoted)."""
+        if self.done:
+            return 0
+        n_configs = self.bracket.n_configs
+        unsampled = n_configs[0] - self.n_sampled if self.stage == 0 else 0
+        # configs of this stage that may still be promoted: all but the ones that failed here
+        alive = unsampled + sum(math.isfinite(e.losses.get(self.budget, 0.0)) for e in self.entries)
+        left = unsampled + len(self.queue)
+        for n in n_configs[self.stage + 1 :]:
+            alive = min(n, alive)
+            left += alive
+        return left
+
+    def promotable(self) -> list[int]:
+        """Configs a later evaluation of this bracket may continue: the current stage's, except
+        those that failed there, and except those done at the last stage."""
+        if self.done:
+            return []
+        last = self.stage + 1 >= len(self.bracket.budgets)
+        ids = []
+        for entry in self.entries:
+            loss = entry.losses.get(self.budget)
+            if loss is None or (not last and math.isfinite(loss)):
+                ids.append(entry.config_id)
+        return ids
+
     def settle(self) -> None:
         """Advance through stages whose results are all in (no sampling, so no randomness)."""
         while not (self.done or self.running or self.queue):
@@ -268,6 +296,41 @@ class BOHB:
         for run in self._brackets:
             run.settle()
         return all(run.done for run in self._brackets)
+
+    @property
+    def total_evaluations(self) -> int | None:
+        """How many evaluations the run will have (None without ``n_iterations``): those asked so
+        far plus what the open and the unopened brackets still plan. Failed configs are not
+        promoted, so it shrinks when they fail; once finished it equals ``n_asked``.
+
+        Example:
+            >>> import ConfigSpace as CS
+            >>> space = CS.ConfigurationSpace({"x": (0.0, 1.0)})
+            >>> BOHB(space, min_budget=1, max_budget=9, n_iterations=4).total_evaluations
+            35
+        """
+        if self.n_iterations is None:
+            return None
+        left = 0
+        for run in self._brackets:
+            run.settle()  # as ``finished`` does: stages whose results are all in move on
+            left += run.n_left()
+        sizes = [sum(bracket.n_configs) for bracket in self.schedule.cycle()]
+        unopened = max(0, self.n_iterations - self._n_started)
+        full, rest = divmod(unopened, len(sizes))
+        left += full * sum(sizes)
+        left += sum(sizes[(self._n_started + k) % len(sizes)] for k in range(rest))
+        return self.n_asked + left
+
+    def promotable_config_ids(self) -> set[int]:
+        """Configs whose latest checkpoint a later evaluation may continue from (the runner
+        deletes the others' trial folders): in each open bracket, the current stage's configs
+        that did not fail there, unless that stage is the bracket's last and they are done."""
+        ids: set[int] = set()
+        for run in self._brackets:
+            run.settle()
+            ids.update(run.promotable())
+        return ids
 
     def pending(self) -> list[Trial]:
         """The trials asked for and not yet told, in the order they were asked."""

@@ -27,7 +27,6 @@ from __future__ import annotations
 import math
 import shutil
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +42,7 @@ from autocnn.optimize.backends import (
 )
 from autocnn.optimize.folder import RunFolder
 from autocnn.optimize.lock import RunLock
+from autocnn.optimize.protocol import Optimizer
 from autocnn.optimize.store import Incumbent, Store, StoreSummary, to_plain
 from autocnn.optimize.trial import Result, Trial
 
@@ -78,7 +78,7 @@ def trial_dir(run_dir: Path, config_id: int) -> Path:
 
 
 def run_optimizer(
-    optimizer: Any,
+    optimizer: Optimizer,
     objective: Any,
     run_dir: Path,
     *,
@@ -112,7 +112,7 @@ def run_optimizer(
     run_dir = Path(run_dir)
     store_path = RunFolder(run_dir).db
     effective = dict(settings or {})
-    if isinstance(getattr(optimizer, "settings", None), Mapping):  # BOHB knows its own settings
+    if optimizer.settings:  # what the optimizer says defines it (BOHB: all its arguments)
         effective.setdefault("optimizer", dict(optimizer.settings))
     lock = RunLock(run_dir)  # one owner per run: a second optimize/resume of a live run fails
     try:
@@ -158,7 +158,7 @@ def run_optimizer(
                 "resumed": resume,
                 "done": store.count(done_only=True),
                 "resubmitted": len(resubmit),
-                "total": loop.total,
+                "total": loop.total(),
             },
         )
         stopped = loop.run(resubmit)
@@ -182,7 +182,9 @@ def run_optimizer(
         lock.release()
 
 
-def replay(store: Store, optimizer: Any, pruner: _Pruner | None = None) -> list[tuple[int, Trial]]:
+def replay(
+    store: Store, optimizer: Optimizer, pruner: _Pruner | None = None
+) -> list[tuple[int, Trial]]:
     """Feed the stored ask/tell log into a fresh ``optimizer``; return the still-pending trials.
 
     RunError if a replayed ask differs from the recorded one (the optimizer was built with other
@@ -218,12 +220,10 @@ def replay(store: Store, optimizer: Any, pruner: _Pruner | None = None) -> list[
             row = store.evaluation(event.evaluation_id)
             trial = trials.pop(event.evaluation_id)
             optimizer.tell(trial, row.result())
-            if pruner is not None:
-                pruner.told(trial, row.result())
     return sorted(trials.items())
 
 
-def warm_start(optimizer: Any, other_run_dir: Path) -> int:
+def warm_start(optimizer: Optimizer, other_run_dir: Path) -> int:
     """Feed an earlier run's ok results to ``optimizer.observe``; returns how many."""
     with Store.open(RunFolder(other_run_dir).require("warm-start from").db, readonly=True) as other:
         configs = {row.config_id: row.config for row in other.configs()}
@@ -259,7 +259,7 @@ class _Loop:
     def __init__(
         self,
         store: Store,
-        optimizer: Any,
+        optimizer: Optimizer,
         backend: Backend,
         run_dir: Path,
         emit: EventHook,
@@ -272,7 +272,6 @@ class _Loop:
         self.store, self.optimizer, self.backend = store, optimizer, backend
         self.run_dir, self.emit, self.pruner = run_dir, emit, pruner
         self.started, self.time_limit, self.max_evaluations = started, time_limit, max_evaluations
-        self.total = max_evaluations or getattr(optimizer, "total_evaluations", None)
         self.running: dict[int, int] = {}  # config_id -> evaluation id
         self.n_finished = 0
         # Counted here, not queried per event: a COUNT over 100k rows on every result would make
@@ -285,6 +284,13 @@ class _Loop:
         own_retries = getattr(backend, "retries_crashes", False)  # Ray re-runs them itself
         self.faults = FaultPolicy(run_dir, ENVIRONMENT_RETRIES, retry_crashes=not own_retries)
         self.fault: EnvironmentFault | None = None  # set: stop once this batch is recorded
+
+    def total(self) -> int | None:
+        """Evaluations the run will have: the optimizer's plan, capped by ``max_evaluations``."""
+        planned = self.optimizer.total_evaluations
+        if planned is None or self.max_evaluations is None:
+            return self.max_evaluations if planned is None else planned
+        return min(planned, self.max_evaluations)
 
     def stop_reason(self) -> str | None:
         if self.time_limit is not None and time.monotonic() - self.started >= self.time_limit:
@@ -372,8 +378,7 @@ class _Loop:
 
     def finish(self, trial: Trial, result: Result) -> None:
         evaluation_id = self.running.pop(trial.config_id)
-        worker_of = getattr(self.backend, "worker_of", None)
-        worker = worker_of(trial.config_id) if callable(worker_of) else None
+        worker = self.backend.worker_of(trial.config_id)
         self.store.record_tell(evaluation_id, result, worker=worker)  # persist first ...
         self.optimizer.tell(trial, result)  # ... then tell: a kill in between loses nothing
         self.n_finished += 1
@@ -381,16 +386,16 @@ class _Loop:
         if result.ok and (self.best is None or result.loss < self.best):
             self.best = result.loss
         if self.pruner is not None:
-            self.pruner.told(trial, result)
             self.pruner.prune(self.store.incumbent(), set(self.running))
         self.emit("result", self.progress(trial, result))
 
     def progress(self, trial: Trial, result: Result) -> dict[str, Any]:
         elapsed = time.monotonic() - self.started
         done = self.n_done
+        total = self.total()
         eta = None
-        if self.total is not None and self.n_finished:
-            eta = elapsed / self.n_finished * max(0, self.total - done)
+        if total is not None and self.n_finished:
+            eta = elapsed / self.n_finished * max(0, total - done)
         if self.time_limit is not None:
             remaining = max(0.0, self.time_limit - elapsed)
             eta = remaining if eta is None else min(eta, remaining)
@@ -399,7 +404,7 @@ class _Loop:
             "result": result,
             "bracket": trial.bracket,
             "done": done,
-            "total": self.total,
+            "total": total,
             "running": len(self.running),
             "best": self.best,
             "elapsed": elapsed,
@@ -410,81 +415,33 @@ class _Loop:
 class _Pruner:
     """Deletes the trial folders (checkpoints) of configs that can no longer be promoted.
 
-    Which configs can still be promoted is the optimizer's knowledge. If it offers
-    ``promotable_config_ids()`` that is used. Otherwise successive halving's rule is applied with
-    the optimizer's schedule (``optimizer.schedule.brackets(i).n_configs``): a config evaluated at
-    a bracket's last stage is done; one at stage ``s`` is out once stage ``s+1`` holds as many
-    configs as will ever be promoted there (``n_configs[s+1]``, or fewer when fewer than that
-    finished stage ``s`` with a finite loss, as BOHB promotes only those). Without a schedule
-    nothing is deleted. Running configs and the incumbent are always kept.
+    Which configs can still be promoted is the optimizer's knowledge
+    (``promotable_config_ids()``); when it cannot tell (None) nothing is deleted. Running configs
+    and the incumbent are always kept.
     """
 
-    def __init__(self, optimizer: Any, run_dir: Path) -> None:
+    def __init__(self, optimizer: Optimizer, run_dir: Path) -> None:
         self.optimizer, self.run_dir = optimizer, run_dir
-        self.latest: dict[int, Trial] = {}
         self.alive: dict[int, None] = {}  # configs with files that may still be deleted, in order
-        self.asked_at: Counter[tuple[int, int]] = Counter()  # (bracket, stage) -> asked
-        self.told_at: Counter[tuple[int, int]] = Counter()
-        self.finite_at: Counter[tuple[int, int]] = Counter()  # ok results with a finite loss
-        self.pruned: set[int] = set()
 
     def asked(self, trial: Trial) -> None:
-        self.latest[trial.config_id] = trial
-        self.asked_at[(trial.bracket, trial.stage)] += 1
-        self.pruned.discard(trial.config_id)
         self.alive[trial.config_id] = None
 
-    def told(self, trial: Trial, result: Result) -> None:
-        self.told_at[(trial.bracket, trial.stage)] += 1
-        if result.ok and math.isfinite(result.loss):
-            self.finite_at[(trial.bracket, trial.stage)] += 1
-
     def prune(self, incumbent: Incumbent | None, running: set[int]) -> list[int]:
-        keep = set(running)
+        promotable = self.optimizer.promotable_config_ids()
+        if promotable is None:
+            return []  # the optimizer cannot tell: keep the files
+        keep = set(running) | set(promotable)
         if incumbent is not None:
             keep.add(incumbent.config_id)
-        hook = getattr(self.optimizer, "promotable_config_ids", None)
-        promotable = set(hook()) if callable(hook) else None
         dead = []
-        for config_id in list(self.alive):  # not all of self.latest: that grows with the run
+        for config_id in list(self.alive):  # not every config ever asked: that grows with the run
             if config_id in keep:
                 continue
-            if promotable is not None and config_id in promotable:
-                continue
-            if promotable is None and not self._out_of_schedule(self.latest[config_id]):
-                continue
             shutil.rmtree(trial_dir(self.run_dir, config_id), ignore_errors=True)
-            self.pruned.add(config_id)
             del self.alive[config_id]
             dead.append(config_id)
         return dead
-
-    def _out_of_schedule(self, trial: Trial) -> bool:
-        brackets = getattr(getattr(self.optimizer, "schedule", None), "brackets", None)
-        if not callable(brackets):
-            return False  # without the schedule we cannot tell: keep the files
-        try:
-            n_configs = [int(n) for n in brackets(trial.bracket).n_configs]
-        except Exception:
-            return False
-        bracket, stage = trial.bracket, trial.stage
-        if stage + 1 >= len(n_configs):
-            return True
-        promoted = self.asked_at[(bracket, stage + 1)]
-        if promoted >= n_configs[stage + 1]:
-            return True
-        if not self._stage_complete(bracket, stage, n_configs):
-            return False
-        return promoted >= min(n_configs[stage + 1], self.finite_at[(bracket, stage)])
-
-    def _stage_complete(self, bracket: int, stage: int, n_configs: list[int]) -> bool:
-        expected = n_configs[0]
-        for s in range(stage + 1):
-            if s > 0:
-                expected = min(n_configs[s], self.finite_at[(bracket, s - 1)])
-            if self.told_at[(bracket, s)] < expected:
-                return False
-        return True
 
 
 def summarize(run_dir: Path) -> StoreSummary:

@@ -7,17 +7,37 @@ from :mod:`autocnn.report.study`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from autocnn.report import study as studies
 from autocnn.report.html import Heading, Note, Section
-from autocnn.report.load import Source
+from autocnn.report.load import ModelMetrics, RunData, Source
 
 if TYPE_CHECKING:
-    from autocnn.report.build import _Builder
+    from matplotlib.figure import Figure
 
 
-def study_sections(builder: _Builder, source: Source, top: int) -> list[Section]:
+class PageBuilder(Protocol):
+    """What this page needs of the run report's builder (``report.build``, which imports this
+    module: naming it here would make the two import each other)."""
+
+    numbers: dict[str, Any]
+
+    def figure(
+        self, section: Section, file: str, title: str, draw: Callable[[], Figure], caption: str
+    ) -> None: ...
+
+    def run_sections(
+        self, run: RunData, prefix: str, label: str, top: int, compact: bool = False
+    ) -> list[Section]: ...
+
+    def model_figure(
+        self, section: Section, model: ModelMetrics, prefix: str, title: str
+    ) -> None: ...
+
+
+def study_sections(builder: PageBuilder, source: Source, top: int) -> list[Section]:
     """A study: final table, comparison, details, settings, its runs, its final evaluations."""
     study = source.study
     results = Section("Study results", [studies.final_table(study)])

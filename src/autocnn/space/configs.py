@@ -185,10 +185,12 @@ def load_config(path: str | os.PathLike, space: ConfigurationSpace) -> dict[str,
     """Read a JSON config file and validate it against ``space``.
 
     Example:
+        >>> import tempfile
         >>> from autocnn.space import default_config, get_space
-        >>> save_config(default_config("seed"), "/tmp/autocnn-doctest-config.json")
-        >>> load_config("/tmp/autocnn-doctest-config.json", get_space("seed"))["batch_size"]
-        100
+        >>> path = Path(tempfile.mkdtemp()) / "config.json"
+        >>> save_config(default_config("seed"), path)
+        >>> load_config(path, get_space("seed"))["batch_size"]
+        50
     """
     path = Path(path)
     try:

@@ -43,7 +43,12 @@ from ConfigSpace.conditions import Conjunction
 from autocnn import space
 from autocnn.data.splits import class_balance_summary
 from autocnn.errors import ConfigError, RunError
-from autocnn.space.imbalance import IMBALANCE_KEYS, LEGACY_VALUES
+
+# Reading a run folder is the final evaluation's too (one stage earlier): defined there,
+# re-exported here.
+from autocnn.final.sources import condition_holds as _satisfied
+from autocnn.final.sources import merge_config, run_incumbent
+from autocnn.space.imbalance import IMBALANCE_KEYS
 
 _LAYER = re.compile(r"^(conv|fc|stage)(\d+)_(.+)$")
 
@@ -90,39 +95,6 @@ class ReducedSpace:
     def merge(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """A full, validated config: searched values from ``values``, the rest fixed."""
         return merge_config(values, self.space_name, self.anchor, self.searched)
-
-
-def merge_config(
-    values: Mapping[str, Any],
-    space_name: str,
-    anchor: Mapping[str, Any],
-    searched: Iterable[str],
-) -> dict[str, Any]:
-    """Merge a reduced config into the full space (the function behind ReducedSpace.merge)."""
-    full = space.get_space(space_name)
-    searched = set(searched)
-    values = space.to_plain(values)
-    result: dict[str, Any] = {}
-    for name in full:  # topological order: a parent is decided before its children
-        conditions = full.parent_conditions_of[name]
-        if not all(_satisfied(c, result) for c in conditions):
-            continue
-        if name in searched and name in values:
-            result[name] = values[name]
-        elif name in anchor:
-            result[name] = anchor[name]
-        elif name in LEGACY_VALUES:  # an anchor stored before the hyperparameter existed
-            result[name] = LEGACY_VALUES[name]
-        else:
-            raise ConfigError(f"no value for {name!r}; the reduced space is incomplete")
-    return space.validate_config(result, full)
-
-
-def _satisfied(condition: Any, values: Mapping[str, Any]) -> bool:
-    try:
-        return bool(condition.satisfied_by_value(values))
-    except KeyError:  # a parent that is itself inactive
-        return False
 
 
 def _parents(condition: Any) -> list[str]:
@@ -226,33 +198,6 @@ def reduce_space(
 
 
 # ----------------------------------------------------------------------------- source runs
-
-
-def run_incumbent(run_dir: str | Path) -> tuple[dict[str, Any], dict[str, Any], Any]:
-    """``(full config, run settings, Incumbent)`` of a run folder (a transfer run is merged)."""
-    from autocnn.optimize.store import STORE_NAME, Store
-
-    run_dir = Path(run_dir)
-    if not (run_dir / STORE_NAME).is_file():
-        raise RunError(f"{run_dir} is not a run folder ({STORE_NAME} is missing)")
-    with Store.open(run_dir / STORE_NAME, readonly=True) as store:
-        settings = store.settings
-        incumbent = store.incumbent()
-    run = settings.get("run")
-    if not isinstance(run, dict) or "space" not in run:
-        raise RunError(f"{run_dir}: its database holds no autocnn run settings")
-    if incumbent is None:
-        raise RunError(
-            f"run {run_dir} has no successful evaluation yet, so no incumbent; resume it first"
-        )
-    transfer = settings.get("transfer")
-    if isinstance(transfer, dict) and "anchor" in transfer:
-        config = merge_config(
-            incumbent.config, run["space"], transfer["anchor"], transfer["searched"]
-        )
-    else:
-        config = space.validate_config(incumbent.config, space.get_space(run["space"]))
-    return config, run, incumbent
 
 
 def source_config(source: str | Path) -> tuple[dict[str, Any], str]:

@@ -34,9 +34,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from autocnn.errors import CheckpointError, ConfigError, RunError
+from autocnn.errors import CheckpointError, ConfigError
+from autocnn.final.sources import model_file as source_checkpoint  # predict reads it too
 from autocnn.model import ConvNet, build_model
-from autocnn.optimize.folder import RunFolder
 from autocnn.train import TrainResult, load_checkpoint, train
 
 HEAD_PREFIX = "head."
@@ -57,54 +57,6 @@ class SourceModel:
         model = build_model(self.config, self.input_shape, self.n_classes)
         model.load_state_dict(self.state)
         return model.eval()
-
-
-def source_checkpoint(source: str | Path) -> Path:
-    """The checkpoint file a ``--from`` argument names.
-
-    Accepted: a checkpoint file; a folder written by ``autocnn evaluate`` / ``transfer weights``
-    (its ``metrics.json`` names the model) or by ``autocnn train`` (``model.pt``); a run folder
-    (the incumbent's checkpoint, kept by the runner).
-    """
-    path = Path(source)
-    if path.is_file():
-        return path
-    if not path.is_dir():
-        raise CheckpointError(
-            f"{path} does not exist; pass a model file (model.pt), an evaluate folder or a run"
-        )
-    metrics = path / "metrics.json"
-    if metrics.is_file():
-        try:
-            named = json.loads(metrics.read_text()).get("model")
-        except (OSError, json.JSONDecodeError, AttributeError):
-            named = None
-        if isinstance(named, str) and (path / named).is_file():
-            return path / named
-    if (path / "model.pt").is_file():
-        return path / "model.pt"
-    if RunFolder(path).exists():
-        return _incumbent_checkpoint(path)
-    raise CheckpointError(
-        f"{path} holds no model: expected model.pt, an evaluate folder's metrics.json or a run "
-        "folder's run.db; run `autocnn evaluate RUN` first to train the final model"
-    )
-
-
-def _incumbent_checkpoint(run_dir: Path) -> Path:
-    from autocnn.optimize.store import Store
-
-    with Store.open(RunFolder(run_dir).db, readonly=True) as store:
-        incumbent = store.incumbent()
-    if incumbent is None:
-        raise RunError(f"run {run_dir} has no successful evaluation: there is no model to transfer")
-    path = RunFolder(run_dir).checkpoint(incumbent.config_id, incumbent.budget)
-    if not path.is_file():
-        raise CheckpointError(
-            f"the incumbent's checkpoint {path} is missing (the run kept no checkpoints); run "
-            f"`autocnn evaluate {run_dir}` and transfer from its folder instead"
-        )
-    return path
 
 
 def load_source(source: str | Path) -> SourceModel:
