@@ -1,16 +1,18 @@
 """Dead regions of a search space: the share of random configs that do not learn at all.
 
 Samples ``--n`` random configs of ``--space`` (fixed ``--seed``) and trains each on a stratified
-``--subset``-image part of kmnist10k's training split (validated on the split's 1,600 validation
-images) the way a search's smallest budget judges it: for the fewest whole epochs (at least
-``--epochs``) that give ``--min-steps`` optimizer steps, with the learning-rate schedule's horizon
-at those epochs (``--fidelity annealed``: every budget a complete schedule) and the trainer's own
-stop rule on (``stop_if_not_learning``: judged after the first whole epoch with 50 steps). It
-counts the configs that diverged or are still at chance (``autocnn.train.trainer.not_learning``:
-train accuracy and validation balanced accuracy below 14.5 % for 10 classes). One line per
-config shows the hyperparameters that usually decide it.
+``--subset``-image part of kmnist10k's training split, validated on a stratified ``--val`` part
+of the split's 1,600 validation images, the way a search's smallest budget judges it: for the
+fewest whole epochs (at least ``--epochs``) that give ``--min-steps`` optimizer steps, with the
+learning-rate schedule's horizon at those epochs (``--fidelity annealed``: every budget a
+complete schedule) and the trainer's own stop rule on (``stop_if_not_learning``: judged after the
+first whole epoch with 50 steps). It counts the configs that diverged or are still at chance
+(``autocnn.train.trainer.not_learning``: train accuracy and validation balanced accuracy below
+14.5 % for 10 classes). One line per config shows the hyperparameters that usually decide it.
+A config costs about 50 x batch-size training images (~15 CPU-seconds on average).
 
-    nice python benchmarks/dead_configs.py --data-dir /work/shared/data/kmnist --n 40 --seed 0
+    nice python benchmarks/dead_configs.py --data-dir /work/shared/data/kmnist --n 24 --seed 0 \
+        --val 400
 
 ``--min-steps 0 --epochs 1 --horizon 9`` is the first protocol (1 epoch of a 9-epoch schedule,
 no stop rule): with batches of 200+ that is under 10 steps, fewer than the trainer itself waits
@@ -43,6 +45,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--subset", type=int, default=2000)
+    parser.add_argument("--val", type=int, default=1600, help="validation images (stratified)")
     parser.add_argument("--epochs", type=float, default=1.0, help="at least this many epochs")
     parser.add_argument(
         "--min-steps",
@@ -64,6 +67,8 @@ def main() -> None:
     full = data.load("kmnist10k", "train", data_dir=args.data_dir)
     train_full, val_set = data.train_val_split(full, 0.2, seed=0)
     train_set = data.stratified_subset(train_full, args.subset / len(train_full), seed=0)
+    if args.val < len(val_set):
+        val_set = data.stratified_subset(val_set, args.val / len(val_set), seed=0)
     configs = sample_configs(get_space(args.space), args.n, seed=args.seed)
     rows, started, n_classes = [], time.time(), train_set.n_classes
     for index, config in enumerate(configs):
