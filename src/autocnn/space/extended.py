@@ -10,6 +10,13 @@ Architecture::
 the previous width. Training adds tensor-side affine augmentation, random erasing, an LR schedule
 and label smoothing to the seed's optimizer settings. Like the seed space it has no forbidden
 clauses: the builder keeps every configuration valid (see :func:`autocnn.model.build_model`).
+
+Each optimizer family has its own learning-rate range, so that a random config rarely lands in a
+dead region (``benchmarks/dead_configs.py``): ``learning_rate`` (Adam, AdamW) and
+``sgd_learning_rate`` (Nesterov SGD), each active only with its optimizers. One shared range
+(1e-4..0.3 before) had to cover both and gave Adam rates that diverge and SGD rates that do not
+move a net in a short budget. An old config's SGD ``learning_rate`` loads as
+``sgd_learning_rate`` (:data:`autocnn.space.configs.LEGACY_KEYS`).
 """
 
 from __future__ import annotations
@@ -22,12 +29,17 @@ from ConfigSpace import (
     EqualsCondition,
     Float,
     GreaterThanCondition,
+    InCondition,
     Integer,
 )
 
 from autocnn.space.imbalance import imbalance_hyperparameters
 
 MAX_STAGES = 4
+# Learning-rate ranges (log-uniform) per optimizer family; see the module docstring.
+ADAM_LR_RANGE = (1e-4, 1e-2)
+SGD_LR_RANGE = (1e-3, 0.3)
+SGD_LR_DEFAULT = 0.05
 
 # The hand-designed VGG-style reference net (98.6-98.8 % on kmnist10k in ~3 CPU minutes):
 # 2 stages x 2 conv-BN-ReLU with 32/64 channels, 2x2 max-pool after each stage, flatten ->
@@ -96,6 +108,8 @@ def extended_space(seed: int | None = None) -> ConfigurationSpace:
     conditions.append(GreaterThanCondition(fc_units, n_fc, 0))
 
     optimizer = Categorical("optimizer", ["adam", "adamw", "sgd"], default=d["optimizer"])
+    learning_rate = Float("learning_rate", ADAM_LR_RANGE, log=True, default=d["learning_rate"])
+    sgd_learning_rate = Float("sgd_learning_rate", SGD_LR_RANGE, log=True, default=SGD_LR_DEFAULT)
     momentum = Float("momentum", (0.5, 0.99), default=0.9)
     augment = Categorical("augment", ["none", "affine"], default=d["augment"])
     aug = [
@@ -104,11 +118,11 @@ def extended_space(seed: int | None = None) -> ConfigurationSpace:
         Float("aug_scale", (0.0, 0.25), default=d["aug_scale"]),
         Float("aug_erasing", (0.0, 0.5), default=d["aug_erasing"]),  # probability
     ]
-    lr_range = (1e-4, 0.3)
     hps += [
         optimizer,
+        learning_rate,
+        sgd_learning_rate,
         momentum,
-        Float("learning_rate", lr_range, log=True, default=d["learning_rate"]),
         Float("weight_decay", (1e-6, 1e-1), log=True, default=d["weight_decay"]),
         Integer("batch_size", (32, 512), log=True, default=d["batch_size"]),
         Categorical("lr_schedule", ["constant", "cosine", "onecycle"], default=d["lr_schedule"]),
@@ -116,7 +130,11 @@ def extended_space(seed: int | None = None) -> ConfigurationSpace:
         augment,
         *aug,
     ]
-    conditions.append(EqualsCondition(momentum, optimizer, "sgd"))
+    conditions += [
+        InCondition(learning_rate, optimizer, ["adam", "adamw"]),
+        EqualsCondition(sgd_learning_rate, optimizer, "sgd"),
+        EqualsCondition(momentum, optimizer, "sgd"),
+    ]
     conditions += [EqualsCondition(hp, augment, "affine") for hp in aug]
     imbalance_hps, imbalance_conditions = imbalance_hyperparameters(d["imbalance"])
     space.add([*hps, *imbalance_hps])

@@ -3,7 +3,8 @@
 The reduced space keeps the source's architecture type (number of conv layers / stages, kernel
 sizes, pooling, activation, optimizer, ...) and searches only what most likely has to change
 for a new dataset: the widths (``*_channels``, ``*_channel_multiplier``), the number and width
-of the FC layers (``n_fc_layers``, ``*_units``), ``batch_size``, ``learning_rate`` and the
+of the FC layers (``n_fc_layers``, ``*_units``), ``batch_size``, the learning rate
+(``learning_rate``, or ``sgd_learning_rate`` for the extended space's SGD) and the
 class-imbalance handling (``imbalance`` and its ``imbalance_beta`` / ``imbalance_tau``; fixed to
 the source's when the destination is known to be balanced), plus any hyperparameter the user
 names. The imbalance handling is searched because it belongs to the destination's class
@@ -43,6 +44,7 @@ from ConfigSpace.conditions import Conjunction
 from autocnn import space
 from autocnn.data.splits import class_balance_summary
 from autocnn.errors import ConfigError, RunError
+from autocnn.space.configs import LEGACY_KEYS
 from autocnn.space.imbalance import IMBALANCE_KEYS, LEGACY_VALUES
 
 _LAYER = re.compile(r"^(conv|fc|stage)(\d+)_(.+)$")
@@ -51,7 +53,7 @@ _LAYER = re.compile(r"^(conv|fc|stage)(\d+)_(.+)$")
 def default_searched(names: Iterable[str], imbalanced: bool = True) -> list[str]:
     """The hyperparameters searched by default: widths, FC layers, batch size, learning rate,
     and (unless the destination is balanced) the class-imbalance handling."""
-    training = ("n_fc_layers", "batch_size", "learning_rate")
+    training = ("n_fc_layers", "batch_size", "learning_rate", "sgd_learning_rate")
     if imbalanced:
         training += IMBALANCE_KEYS
     return [
@@ -113,6 +115,9 @@ def merge_config(
             result[name] = anchor[name]
         elif name in LEGACY_VALUES:  # an anchor stored before the hyperparameter existed
             result[name] = LEGACY_VALUES[name]
+        elif LEGACY_KEYS.get(name) in anchor:  # ... or before it was split off an old key
+            old = LEGACY_KEYS[name]
+            result[name] = values[old] if old in searched and old in values else anchor[old]
         else:
             raise ConfigError(f"no value for {name!r}; the reduced space is incomplete")
     return space.validate_config(result, full)
