@@ -70,9 +70,9 @@ def test_old_values_outside_the_new_ranges_are_refused_naming_both_ranges(space)
     with pytest.raises(ConfigError) as err:
         validate_config(_old_sgd(5e-4), space)
     text = str(err.value)
-    assert "sgd_learning_rate" in text and "[0.001, 0.3]" in text and "[0.0001, 0.3]" in text
+    assert "sgd_learning_rate" in text and "[0.003, 0.3]" in text and "[0.0001, 0.3]" in text
     assert "stored as 'learning_rate'" in text
-    with pytest.raises(ConfigError, match=r"learning_rate.*\[0.0001, 0.01\].*\[0.0001, 0.3\]"):
+    with pytest.raises(ConfigError, match=r"learning_rate.*\[0.0003, 0.01\].*\[0.0001, 0.3\]"):
         validate_config({**default_config("extended"), "learning_rate": 0.05}, space)
     # the seed space kept the study's single range: Adadelta's 1.0 and SGD's 1e-5 still fit
     seed = get_space("seed")
@@ -88,3 +88,10 @@ def test_portfolio_sgd_entry_uses_the_sgd_key():
     assert sgd["optimizer"] == "sgd" and sgd["sgd_learning_rate"] == 0.048
     assert "learning_rate" not in sgd
     assert all("sgd_learning_rate" not in c for n, c in entries.items() if n != "residual-sgd")
+
+
+def test_random_draws_mostly_use_batchnorm_but_can_leave_it_out(space):
+    share = sum(c["batchnorm"] for c in sample_configs(space, 400, seed=0)) / 400
+    assert 0.83 < share < 0.97  # weights 1:9
+    off = {**default_config("extended"), "batchnorm": False}
+    assert validate_config(off, space)["batchnorm"] is False
