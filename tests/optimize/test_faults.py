@@ -23,6 +23,7 @@ from autocnn.errors import EnvironmentFault
 from autocnn.optimize import runner
 from autocnn.optimize.evaluate import TrainingObjective
 from autocnn.optimize.runner import run_optimizer
+from autocnn.optimize.settings import RunSettings
 from autocnn.optimize.store import PENDING, Store
 from autocnn.optimize.trial import (
     CRASHED,
@@ -225,7 +226,7 @@ def test_real_training_that_cannot_save_its_checkpoint_is_an_environment_fault(t
     write_synthetic(folder, "tiny", n_classes=3, n_train=90, n_test=9, image_size=12)
     disk = tmpfs("1m")
     fill(disk, 0)
-    objective = TrainingObjective(f"npz:{folder}", max_budget=1)
+    objective = TrainingObjective(RunSettings(f"npz:{folder}", min_budget=1, max_budget=1))
     config = {**default_config("seed"), "batch_size": 32}
     result = objective(Trial(0, config, budget=1), disk / "trials" / "00000")
     assert result.status == ENVIRONMENT and result.metrics["fault"] == DISK_FULL, result.error

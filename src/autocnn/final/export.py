@@ -128,7 +128,7 @@ def export_model(
     the written files by format; ONNX is left out, with a logged message, when its packages
     are missing. Existing exports are replaced only with ``overwrite``.
     """
-    from autocnn.final.predict import model_file
+    from autocnn.final.sources import model_file
     from autocnn.train import load_checkpoint, model_from_checkpoint
 
     formats = (formats,) if isinstance(formats, str) else tuple(formats)

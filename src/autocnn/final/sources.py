@@ -20,6 +20,7 @@ from typing import Any
 from autocnn import space
 from autocnn.errors import CheckpointError, ConfigError, RunError
 from autocnn.optimize.folder import STORE_NAME, RunFolder
+from autocnn.space.configs import LEGACY_KEYS
 from autocnn.space.imbalance import LEGACY_VALUES
 
 
@@ -53,6 +54,9 @@ def merge_config(
             result[name] = anchor[name]
         elif name in LEGACY_VALUES:  # an anchor stored before the hyperparameter existed
             result[name] = LEGACY_VALUES[name]
+        elif LEGACY_KEYS.get(name) in anchor:  # ... or before it was split off an old key
+            old = LEGACY_KEYS[name]
+            result[name] = values[old] if old in searched and old in values else anchor[old]
         else:
             raise ConfigError(f"no value for {name!r}; the reduced space is incomplete")
     return space.validate_config(result, full)

@@ -75,14 +75,6 @@ class RunFolder:
             raise RunError(f"cannot {doing} {self.path}: it holds no run ({STORE_NAME} is missing)")
         return self
 
-    def stored_settings(self) -> dict[str, Any]:
-        """Everything the database says about the run's settings (RunError if it has none)."""
-        from autocnn.optimize.store import Store
-
-        self.require("read")
-        with Store.open(self.db, readonly=True) as store:
-            return dict(store.settings)
-
     def write_incumbent(self, incumbent: Any, config: dict[str, Any], **extra: Any) -> None:
         """``incumbent.json``: the full ``config`` of a store ``Incumbent`` (plus ``extra``)."""
         from autocnn.artifacts import write_json

@@ -32,7 +32,8 @@ from autocnn.space.portfolio import portfolio
 
 def stored_run_settings(folder: RunFolder) -> tuple[RunSettings, dict[str, Any]]:
     """``(RunSettings, everything else stored)`` of a run folder, for a resume or a reader."""
-    stored = folder.stored_settings()
+    with Store.open(folder.require("read").db, readonly=True) as store:
+        stored = dict(store.settings)
     run = stored.get("run")
     if not isinstance(run, dict) or not run:
         raise RunError(f"{folder.path}: its database holds no autocnn run settings")

@@ -23,6 +23,40 @@ from ConfigSpace.hyperparameters import FloatHyperparameter, IntegerHyperparamet
 from autocnn.errors import ConfigError
 from autocnn.space.imbalance import LEGACY_VALUES
 
+# Hyperparameters split off an older one: new key -> the key old configs stored its value under.
+# ``sgd_learning_rate`` (extended space) was ``learning_rate`` while one range served every
+# optimizer; an old config's value moves to the new key where only the new key is active.
+LEGACY_KEYS: dict[str, str] = {"sgd_learning_rate": "learning_rate"}
+# Ranges narrowed since runs were recorded, (space, key) -> the old range: an old value outside
+# the new range is refused with this named, since ConfigSpace allows no value outside the bounds.
+NARROWED: dict[tuple[str, str], tuple[float, float]] = {
+    ("extended", "learning_rate"): (1e-4, 0.3),
+    ("extended", "sgd_learning_rate"): (1e-4, 0.3),
+}
+
+
+def _active(name: str, values: Mapping[str, Any], space: ConfigurationSpace) -> bool:
+    return all(_satisfied(c, values) for c in space.parent_conditions_of[name])
+
+
+def upgrade_legacy(config: Mapping[str, Any], space: ConfigurationSpace) -> dict[str, Any]:
+    """``config`` with values stored under an old key (:data:`LEGACY_KEYS`) moved to the new
+    key, where the new key is active and the old one is not (an old SGD config's
+    ``learning_rate`` becomes ``sgd_learning_rate``); anything else is left as it is.
+
+    Example:
+        >>> from autocnn.space import default_config, get_space
+        >>> old = {**default_config("extended"), "optimizer": "sgd", "momentum": 0.9}
+        >>> upgrade_legacy(old, get_space("extended"))["sgd_learning_rate"]
+        0.003
+    """
+    config = dict(config)
+    for new, old in LEGACY_KEYS.items():
+        if new in space and new not in config and old in config and _active(new, config, space):
+            if old not in space or not _active(old, config, space):
+                config[new] = config.pop(old)
+    return config
+
 
 def _plain(value: Any) -> Any:
     # numpy scalars (np.int64, np.bool_, np.str_) break JSON and SQLite; .item() gives Python's.
@@ -88,11 +122,14 @@ def _satisfied(condition: Any, values: dict[str, Any]) -> bool:
 def validate_config(config: Mapping[str, Any], space: ConfigurationSpace) -> dict[str, Any]:
     """Check ``config`` against ``space`` and return it as plain Python scalars.
 
-    Nothing is filled in, with one exception: a hyperparameter added after runs were recorded
-    (``LEGACY_VALUES``, e.g. ``imbalance``) takes the value those runs trained with, so an old
-    run's config still loads and means what it meant. Otherwise every active hyperparameter must
-    be given, no inactive or unknown one may be. Raises ConfigError naming the key, the bad value
-    and what is allowed.
+    Nothing is filled in, with two exceptions, so that an old run's config still loads and means
+    what it meant: a hyperparameter added after runs were recorded (``LEGACY_VALUES``, e.g.
+    ``imbalance``) takes the value those runs trained with, and one split off an older key
+    (``LEGACY_KEYS``: an SGD config's ``learning_rate`` is now ``sgd_learning_rate``) takes the
+    old key's value (see :func:`upgrade_legacy`). An old value outside the new, narrower range is
+    refused (ConfigSpace has no values outside the bounds), naming the key and both ranges.
+    Otherwise every active hyperparameter must be given, no inactive or unknown one may be.
+    Raises ConfigError naming the key, the bad value and what is allowed.
 
     Example:
         >>> from autocnn.space import default_config, get_space
@@ -103,6 +140,9 @@ def validate_config(config: Mapping[str, Any], space: ConfigurationSpace) -> dic
         config = dict(config)
     if not isinstance(config, Mapping):
         raise ConfigError(f"a config must be a JSON object / dict, got {type(config).__name__}")
+    upgraded = upgrade_legacy(config, space)
+    moved = {new: LEGACY_KEYS[new] for new in upgraded if new not in config}
+    config = upgraded
     names = set(space.keys())
     unknown = sorted(str(key) for key in config if key not in names)
     if unknown:
@@ -127,7 +167,18 @@ def validate_config(config: Mapping[str, Any], space: ConfigurationSpace) -> dic
         if not active and name in config:
             raise ConfigError(f"config key {name!r} is inactive here (it needs {needs}); remove it")
         if active:
-            result[name] = _coerce(hp, config[name])
+            try:
+                result[name] = _coerce(hp, config[name])
+            except ConfigError as err:
+                old = NARROWED.get((space.name, name))
+                if old is None:
+                    raise
+                stored = f" (stored as {moved[name]!r})" if name in moved else ""
+                raise ConfigError(
+                    f"{err}. The range was [{old[0]:g}, {old[1]:g}] for every optimizer before "
+                    f"each optimizer got its own; a config from then{stored} with a value outside "
+                    f"today's range must be moved into it"
+                ) from None
     try:  # ConfigSpace's own check (forbidden clauses, anything missed above)
         Configuration(space, values=result)
     except Exception as err:

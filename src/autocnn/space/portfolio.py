@@ -45,7 +45,8 @@ _EXTENDED: dict[str, dict[str, Any]] = {
         "dropout_rate": 0.29,
         "optimizer": "sgd",
         "momentum": 0.82,
-        "learning_rate": 0.048,
+        "learning_rate": None,  # Adam/AdamW's key: SGD has its own
+        "sgd_learning_rate": 0.048,
         "weight_decay": 5e-5,
         "batch_size": 149,
         "lr_schedule": "cosine",

@@ -4,11 +4,16 @@ Both search spaces share these key names (see the contracts); every other key be
 model builder and is ignored here. An absent key takes its default, so a seed-space config (no
 schedule, no augmentation) and an extended-space config train through the same loop.
 
+The learning rate has a key per optimizer family where the space has one: the extended space's
+SGD configs carry ``sgd_learning_rate`` (its own range), every other config ``learning_rate``
+(:func:`learning_rate_key` says which). An SGD config with ``learning_rate`` only (the seed
+space's, or one from before the split) trains with that.
+
 Example::
 
-    settings = TrainSettings.from_config({"optimizer": "sgd", "learning_rate": 0.05,
+    settings = TrainSettings.from_config({"optimizer": "sgd", "sgd_learning_rate": 0.05,
                                           "momentum": 0.9, "batch_size": 64})
-    settings.lr_schedule   # "constant"
+    settings.learning_rate, settings.lr_schedule   # (0.05, "constant")
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from autocnn.errors import ConfigError
 from autocnn.train.imbalance import IMBALANCE_METHODS, ImbalanceSettings
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "adadelta")
+# Learning-rate keys of their own, per optimizer (the rest use "learning_rate").
+LEARNING_RATE_KEYS: dict[str, str] = {"sgd": "sgd_learning_rate"}
 LR_SCHEDULES = ("constant", "cosine", "onecycle")
 
 # Defaults for keys a config leaves out. Augmentation magnitudes apply only with augment="affine".
@@ -46,6 +53,21 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+def learning_rate_key(config: Mapping[str, Any]) -> str:
+    """The key that holds ``config``'s learning rate: its optimizer's own key when the config has
+    it (``sgd_learning_rate``), else ``learning_rate``; an override must set this key.
+
+    Example:
+        >>> learning_rate_key({"optimizer": "sgd", "sgd_learning_rate": 0.05})
+        'sgd_learning_rate'
+        >>> learning_rate_key({"optimizer": "sgd", "learning_rate": 0.05})  # seed space, old
+        'learning_rate'
+    """
+    optimizer = config.get("optimizer", DEFAULTS["optimizer"])
+    own = LEARNING_RATE_KEYS.get(optimizer) if isinstance(optimizer, str) else None
+    return own if own is not None and own in config else "learning_rate"
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """Optimizer, schedule, loss and augmentation settings of one training run."""
@@ -65,9 +87,11 @@ class TrainSettings:
         """Read the training keys of ``config``; raise ConfigError naming a bad key and value."""
         value = {key: config.get(key, default) for key, default in DEFAULTS.items()}
         _check_choice(value, "optimizer", OPTIMIZERS)
+        lr_key = learning_rate_key(config)
+        value[lr_key] = config.get(lr_key, DEFAULTS["learning_rate"])
         _check_choice(value, "lr_schedule", LR_SCHEDULES)
         _check_choice(value, "augment", AUGMENT_MODES)
-        _check_number(value, "learning_rate", low=0.0, low_open=True)
+        _check_number(value, lr_key, low=0.0, low_open=True)
         _check_number(value, "momentum", low=0.0, high=1.0)
         _check_number(value, "weight_decay", low=0.0)
         _check_number(value, "label_smoothing", low=0.0, high=1.0)
@@ -94,7 +118,7 @@ class TrainSettings:
             )
         return cls(
             optimizer=value["optimizer"],
-            learning_rate=float(value["learning_rate"]),
+            learning_rate=float(value[lr_key]),
             momentum=float(value["momentum"]),
             weight_decay=float(value["weight_decay"]),
             batch_size=batch_size,

@@ -3,7 +3,8 @@
 The reduced space keeps the source's architecture type (number of conv layers / stages, kernel
 sizes, pooling, activation, optimizer, ...) and searches only what most likely has to change
 for a new dataset: the widths (``*_channels``, ``*_channel_multiplier``), the number and width
-of the FC layers (``n_fc_layers``, ``*_units``), ``batch_size``, ``learning_rate`` and the
+of the FC layers (``n_fc_layers``, ``*_units``), ``batch_size``, the learning rate
+(``learning_rate``, or ``sgd_learning_rate`` for the extended space's SGD) and the
 class-imbalance handling (``imbalance`` and its ``imbalance_beta`` / ``imbalance_tau``; fixed to
 the source's when the destination is known to be balanced), plus any hyperparameter the user
 names. The imbalance handling is searched because it belongs to the destination's class
@@ -56,7 +57,7 @@ _LAYER = re.compile(r"^(conv|fc|stage)(\d+)_(.+)$")
 def default_searched(names: Iterable[str], imbalanced: bool = True) -> list[str]:
     """The hyperparameters searched by default: widths, FC layers, batch size, learning rate,
     and (unless the destination is balanced) the class-imbalance handling."""
-    training = ("n_fc_layers", "batch_size", "learning_rate")
+    training = ("n_fc_layers", "batch_size", "learning_rate", "sgd_learning_rate")
     if imbalanced:
         training += IMBALANCE_KEYS
     return [

@@ -14,6 +14,7 @@ from pathlib import Path
 from autocnn import data
 from autocnn.errors import ConfigError
 from autocnn.final.evaluation import METRICS_FILE, FinalResult, final_evaluation
+from autocnn.train.settings import learning_rate_key
 
 
 def transfer_weights(
@@ -47,8 +48,8 @@ def transfer_weights(
 
     source_model = load_source(source)
     config = dict(source_model.config)
-    if learning_rate is not None:
-        config["learning_rate"] = float(learning_rate)
+    if learning_rate is not None:  # the optimizer's own key (sgd_learning_rate) where it has one
+        config[learning_rate_key(config)] = float(learning_rate)
     if int(seeds) < 1:
         raise ConfigError(f"--seeds must be at least 1, got {seeds}")
     seed_list = [seed + i for i in range(int(seeds))]
