@@ -214,8 +214,19 @@ def _die_with_parent(parent: int, interval: float = 0.5) -> None:
     """Exit once the runner is gone (``kill -9`` included): an orphan would train on, unseen,
     while a resume of its run starts the same evaluation again."""
 
+    start_parent = os.getppid()  # the runner (spawn), or a forkserver that dies with it
+
+    def alive() -> bool:
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # exists, another user's: a reused pid; the ppid check decides
+            pass
+        return os.getppid() == start_parent
+
     def watch() -> None:
-        while os.getppid() == parent:
+        while alive():
             time.sleep(interval)
         os._exit(1)
 
