@@ -125,3 +125,35 @@ def test_a_fit_folder_is_never_overwritten(finished, tiny):
         api.fit(tiny, time=BUDGET, out=out)
     with pytest.raises(AutocnnError, match="holds no fit"):
         api.fit(out=out / "nothing", resume=True)
+
+
+def test_sigterm_during_the_final_training_then_resume_continues_with_the_time_left(tiny, tmp_path):
+    """A real process and a real signal: the search is kept, the budget spent is remembered."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "autocnn.cli", "fit", tiny, "--time", str(BUDGET),
+               "--space", "seed", "--quiet", "--out", str(out)]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, env=env)  # fmt: skip
+    for line in process.stdout:  # wait until the final training has started
+        if line.startswith("final training"):
+            break
+    time.sleep(1.0)
+    process.send_signal(signal.SIGTERM)
+    rest = process.communicate(timeout=120)[0]
+    assert process.returncode == 143, rest
+    state = json.loads((out / "fit.json").read_text())
+    assert "search" in state["stages"] and "final" not in state["stages"]
+    spent = FitFolder(out).spent()
+    with Store.open(FitFolder(out).search.db, readonly=True) as store:
+        evaluations = store.count()
+    resumed = api.fit(out=out, resume=True, log=lambda line: None)
+    assert resumed["done"] and resumed["summary"]["seconds"] >= spent
+    with Store.open(FitFolder(out).search.db, readonly=True) as store:
+        assert store.count() == evaluations  # the search was not run again

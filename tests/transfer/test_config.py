@@ -126,3 +126,20 @@ def test_transfer_run_searches_the_reduced_space(tmp_path, tiny_dest, no_test_re
     assert again.n_this_call == 0 and again.n_evaluations == summary.n_evaluations
     with pytest.raises(RunError, match="already holds"):
         transfer_config(src, tiny_dest, out=out)
+
+
+def test_transfer_config_iterations_0_means_what_it_means_for_optimize(tiny_pair, tmp_path):
+    from autocnn import api
+    from autocnn.errors import ConfigError
+
+    source, dest = tiny_pair
+    run = tmp_path / "run"
+    api.optimize(source, out=run, min_budget=1 / 3, max_budget=1, iterations=1)
+    for command in (api.optimize, api.transfer_config):
+        args = (source,) if command is api.optimize else (run, dest)
+        with pytest.raises(ConfigError, match="--iterations 0 runs until"):
+            command(*args, out=tmp_path / command.__name__, iterations=0)
+        assert not (tmp_path / command.__name__).exists()
+    summary = api.transfer_config(run, dest, out=tmp_path / "tc", min_budget=1 / 3, max_budget=1,
+                                  iterations=0, max_evaluations=3)  # fmt: skip
+    assert summary.n_evaluations == 3 and summary.stopped == "max_evaluations"

@@ -68,7 +68,7 @@ def fit(
     folder = FitFolder(out)
     if resume:
         state = folder.read()
-        if state.get("done"):
+        if state.get("done") and not (baseline and "baseline" not in state):
             log(f"{folder.path}: this fit has finished; nothing to resume")
             return state
     else:
@@ -91,8 +91,10 @@ def fit(
                              "cpus_per_trial": cpus_per_trial, "gpus_per_trial": gpus_per_trial},
                  "stages": {}}  # fmt: skip
     clock = BudgetClock(None if dry_run else folder, folder.spent() if resume else 0.0)
-    train_set, val_set = data.train_val_split(
-        data.load(state["dataset"], "train", data_dir=state["data_dir"]), 0.2, seed=state["seed"]
+    train_set, val_set = data.train_val_split(  # the split the search will use
+        data.load(state["dataset"], "train", data_dir=state["data_dir"]),
+        RunSettings.val_fraction,
+        seed=state["seed"],
     )
     if "plan" not in state:
         state["plan"] = _plan(state, train_set, val_set, clock, log).to_dict()
@@ -112,13 +114,14 @@ def fit(
             folder.write(state)
         if "deliver" not in state["stages"]:
             state["stages"]["deliver"] = _deliver(folder, state, log)
-        state["summary"] = _summary(state, clock.elapsed())
-        state["done"] = True
-        folder.write(state)
-    if baseline and "baseline" not in state:
-        state["baseline"] = _baseline(folder, state, plan, log)
-        state["summary"] = _summary(state, state["summary"]["seconds"])
-        folder.write(state)
+        if not state.get("done"):
+            state["summary"] = _summary(state, clock.elapsed())
+            state["done"] = True
+            folder.write(state)
+        if baseline and "baseline" not in state:  # after the budget: not on its clock
+            state["baseline"] = _baseline(folder, state, plan, log)
+            state["summary"] = _summary(state, state["summary"]["seconds"])
+            folder.write(state)
     return state
 
 
@@ -128,7 +131,7 @@ def _plan(state: dict, train_set, val_set, clock: BudgetClock, log: Log) -> FitP
     reference = space.default_config(state["space"])
     cpus = _cpus(state)
     log(f"measuring this machine: the {state['space']} space's default on {state['dataset']} ...")
-    one = probe_speed(reference, train_set, threads=1, steps=8)
+    one = probe_speed(reference, train_set, threads=1, steps=12)
     worker = one.img_per_s * (PARALLEL_SLOWDOWN if cpus > 1 else 1.0)
     speeds = Speeds(worker_img_s=worker, cpus=cpus)
     return make_plan(state["budget_seconds"], n_train=len(train_set), n_val=len(val_set),
@@ -242,7 +245,7 @@ def _train_until(config: dict, deadline: float, out: Path, state: dict, log: Log
     import torch
 
     full = data.load(state["dataset"], "train", data_dir=state["data_dir"])  # train + val
-    speed = probe_speed(config, full, threads=torch.get_num_threads(), steps=6).img_per_s
+    speed = probe_speed(config, full, threads=torch.get_num_threads(), steps=10).img_per_s
     # the final evaluation then passes over the training data and the test set (~3x faster)
     deadline -= 1.25 * len(full) / (3 * speed)
     epochs = final_epochs(deadline - monotonic(), len(full), speed)

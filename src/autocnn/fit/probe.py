@@ -1,11 +1,12 @@
 """Measure how fast a config trains here, on this dataset, with a given number of threads.
 
-A two-step warm-up (the first calls of a process create oneDNN's kernels for each layer shape:
-measured, a cold first run made the per-image cost look 5x smaller), then two short trainings of
-``steps`` and ``2 * steps`` optimizer steps with the real trainer (same data path, augmentation,
-schedule code): their difference is the per-image cost without the fixed costs (model build),
-which a longer training amortises. A probe costs about ``3 * steps + 2`` batches; the fit counts
-it in the budget.
+A two-step warm-up run first (a process's first calls create oneDNN's kernels for every layer
+shape; measured, a cold run made the per-image cost look several times off), then one short
+training of ``steps`` optimizer steps with the real trainer (same data path, augmentation and
+schedule code), whose own clock counts the step loop only (not the model build): its images per
+second are the probe's answer. An earlier version took the difference of two runs, whose fixed
+costs vary by more than a few steps cost, and over-estimated the speed up to 2x. A probe costs
+about ``steps + 2`` batches; the fit counts it in the budget.
 
 Example::
 
@@ -24,8 +25,7 @@ from autocnn import data
 
 @dataclass(frozen=True)
 class Probe:
-    img_per_s: float  # steady-state training images per second
-    fixed_seconds: float  # per-training cost beyond the images (build, warm-up)
+    img_per_s: float  # training images per second in the step loop
     seconds: float  # what the probe itself took
 
 
@@ -42,22 +42,16 @@ def probe_speed(
 
     from autocnn.train import train
 
-    batch = int(config.get("batch_size", 128))
+    batch = min(int(config.get("batch_size", 128)), len(train_set))
     steps_per_epoch = max(1, len(train_set) // batch)
     before = torch.get_num_threads()
     torch.set_num_threads(max(1, threads))
     started = time.perf_counter()
     try:
-        timings = []
-        for n in (2, steps, 2 * steps):
-            # whole epochs on small data: per-epoch costs belong in the rate too
-            epochs = n / steps_per_epoch
-            t0 = time.perf_counter()
-            train(config, train_set, None, epochs=epochs, seed=0, device=device)
-            timings.append((epochs * steps_per_epoch * batch, time.perf_counter() - t0))
+        # whole epochs on small data, so that per-epoch costs count as they will
+        train(config, train_set, None, epochs=2 / steps_per_epoch, seed=0, device=device)
+        result = train(config, train_set, None, epochs=steps / steps_per_epoch, seed=0,
+                       device=device)  # fmt: skip
     finally:
         torch.set_num_threads(before)
-    (n1, t1), (n2, t2) = timings[1:]  # the first was the warm-up
-    img_per_s = (n2 - n1) / (t2 - t1) if t2 > t1 else n2 / max(t2, 1e-6)
-    fixed = max(0.0, t1 - n1 / img_per_s)
-    return Probe(img_per_s, fixed, time.perf_counter() - started)
+    return Probe(result.images_per_second, time.perf_counter() - started)
