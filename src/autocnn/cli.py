@@ -275,7 +275,12 @@ def build_parser() -> argparse.ArgumentParser:
         "budget, test it once, export it and write a report. Example: autocnn fit kmnist10k "
         "--data-dir ../shared/data/kmnist --time 5m --out fits/k10k",
     )
-    p.add_argument("dataset", nargs="?", default=None, help="kmnist, k49, kmnist10k, npz:PATH, ...")
+    p.add_argument(
+        "dataset",
+        nargs="?",
+        default=None,
+        help="a name `autocnn datasets` lists, npz:PATH, idx:DIR",
+    )
     p.add_argument("--time", default=None, help="wall-clock budget: 30m, 90s, 1.5h, 1h30m")
     p.add_argument("--out", default=None, help="new fit folder")
     p.add_argument("--resume", default=None, metavar="DIR", help="continue a killed fit")

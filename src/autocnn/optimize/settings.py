@@ -49,7 +49,9 @@ def option(default: Any, help: str, *, flag: str | None = None, **cli: Any) -> A
 class RunSettings:
     """What defines a search; two runs with equal settings make the same decisions."""
 
-    dataset: str = option(None, "kmnist, k49, kmnist10k, npz:PATH or idx:DIR (see datasets)")
+    dataset: str = option(
+        None, "a name `autocnn datasets` lists (kmnist10k, ...), npz:PATH or idx:DIR"
+    )
     data_dir: str | None = option(None, "folder holding the dataset's files", metavar="DIR")
     space: str = option("seed", "search space: seed (the 2019 study's) or extended")
     method: str = option(
