@@ -94,3 +94,12 @@ def test_the_portfolio_is_asked_first_in_its_order():
     asked = [optimizer.ask().config for _ in range(len(entries))]
     assert asked == entries
     assert optimizer.settings["initial_configs"] == entries
+
+
+@pytest.mark.parametrize("epochs", ["0", "-1"])
+def test_train_refuses_non_positive_epochs_and_creates_nothing(tiny_pair, tmp_path, capsys, epochs):
+    out = tmp_path / "train"
+    code = main(["train", "--dataset", tiny_pair[0], "--epochs", epochs, "--out", str(out),
+                 "--quiet"])  # fmt: skip
+    assert code == 2 and "--epochs must be a positive number" in capsys.readouterr().err
+    assert not out.exists()
