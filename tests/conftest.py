@@ -4,6 +4,7 @@ tiny synthetic datasets, one torch thread per test."""
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,18 @@ def load_log(monkeypatch):
 
     monkeypatch.setattr(data, "load", logged)
     return calls
+
+
+@pytest.fixture()
+def wait_for():
+    """``wait_for(condition, what, timeout=120)``: poll a real subprocess's progress; generous
+    timeouts, since a loaded machine is slow but not wrong."""
+
+    def wait(condition, what: str, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}")
+            time.sleep(0.05)
+
+    return wait

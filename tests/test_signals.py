@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -43,14 +42,6 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def wait_for(condition, what: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def running_rows(run_dir: Path) -> list:
     try:
         with Store.open(run_dir, readonly=True) as store:
@@ -71,7 +62,7 @@ def reap():
             os.kill(pid, signal.SIGKILL)
 
 
-def test_sigterm_stops_the_cli_with_a_message_and_no_worker_survives(tmp_path, reap):
+def test_sigterm_stops_the_cli_with_a_message_and_no_worker_survives(tmp_path, reap, wait_for):
     folder = tmp_path / "data"
     write_synthetic(folder, "small", n_classes=3, n_train=600, n_test=30, image_size=16)
     run_dir = tmp_path / "run"
@@ -111,7 +102,7 @@ run_optimizer(MiniHyperband(), QuadraticObjective(sleep=600), Path({run_dir!r}),
 """
 
 
-def test_workers_die_with_their_runner_after_kill_9(tmp_path, reap):
+def test_workers_die_with_their_runner_after_kill_9(tmp_path, reap, wait_for):
     run_dir = tmp_path / "run"
     script = SCRIPT.format(tests=str(OPTIMIZE_DIR), run_dir=str(run_dir))
     runner = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)])

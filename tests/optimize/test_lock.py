@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -55,14 +54,6 @@ def start(run_dir: Path, name: str, resume: bool, sleep: float = 0.5) -> subproc
     )
 
 
-def wait_for(condition, what: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def started(run_dir: Path) -> bool:
     if not (run_dir / "run.db").exists():
         return False
@@ -95,7 +86,7 @@ def test_the_lock_names_its_owner_and_is_free_again_after_release(tmp_path):
         pass
 
 
-def test_a_live_run_refuses_a_resume_and_a_killed_one_resumes(tmp_path, processes):
+def test_a_live_run_refuses_a_resume_and_a_killed_one_resumes(tmp_path, processes, wait_for):
     run_dir = tmp_path / "run"
     (tmp_path / "go").touch()
     owner = start(run_dir, "owner", resume=False)
@@ -118,7 +109,7 @@ def test_a_live_run_refuses_a_resume_and_a_killed_one_resumes(tmp_path, processe
         assert {row.status for row in store.evaluations()} == {"ok"}
 
 
-def test_two_resumes_at_once_one_runs_the_other_is_refused(tmp_path, processes):
+def test_two_resumes_at_once_one_runs_the_other_is_refused(tmp_path, processes, wait_for):
     run_dir = tmp_path / "run"
     run_optimizer(
         MiniHyperband(), QuadraticObjective(), run_dir, settings=SETTINGS, max_evaluations=2

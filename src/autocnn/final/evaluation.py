@@ -45,6 +45,13 @@ def mean_std(values: Sequence[float]) -> dict[str, Any]:
     return {"mean": statistics.fmean(values), "std": std, "values": values}
 
 
+def training_seeds(first: int, count: int) -> list[int]:
+    """``[first, first + 1, ...]``: the seeds of ``count`` final models (ConfigError if < 1)."""
+    if int(count) < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {count}")
+    return [first + i for i in range(int(count))]
+
+
 def format_mean_std(stat: dict[str, Any] | None, percent: bool = True) -> str:
     """``"97.12 ± 0.31"`` (percent) for a :func:`mean_std` dict; ``"-"`` when missing."""
     if not stat or stat.get("mean") is None:
@@ -249,9 +256,7 @@ def evaluate(
         epochs = epochs or settings.get("max_budget")
     if epochs is None or not (isinstance(epochs, (int, float)) and math.isfinite(epochs)):
         raise ConfigError("evaluate needs --epochs when no run gives its max budget")
-    if int(seeds) < 1:
-        raise ConfigError(f"--seeds must be at least 1, got {seeds}")
-    seed_list = [seed + i for i in range(int(seeds))]
+    seed_list = training_seeds(seed, seeds)
     out = prepare_out_dir(out, METRICS_FILE)
     val_fraction, split_seed = settings.get("val_fraction", 0.2), settings.get("split_seed", 0)
 

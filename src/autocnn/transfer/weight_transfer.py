@@ -12,8 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from autocnn import data
-from autocnn.errors import ConfigError
-from autocnn.final.evaluation import METRICS_FILE, FinalResult, final_evaluation
+from autocnn.final.evaluation import (
+    METRICS_FILE,
+    FinalResult,
+    final_evaluation,
+    training_seeds,
+)
 from autocnn.train.settings import learning_rate_key
 
 
@@ -50,9 +54,7 @@ def transfer_weights(
     config = dict(source_model.config)
     if learning_rate is not None:  # the optimizer's own key (sgd_learning_rate) where it has one
         config[learning_rate_key(config)] = float(learning_rate)
-    if int(seeds) < 1:
-        raise ConfigError(f"--seeds must be at least 1, got {seeds}")
-    seed_list = [seed + i for i in range(int(seeds))]
+    seed_list = training_seeds(seed, seeds)
     options = {"freeze_epochs": freeze_epochs, "backbone_lr_factor": backbone_lr_factor}
     # Check the options and the shapes before anything is written or trained.
     train_set = data.load(dataset, "train", data_dir=data_dir)
