@@ -14,7 +14,7 @@ import autocnn.optimize
 import autocnn.space
 
 PACKAGES = [autocnn.space, autocnn.optimize]
-MODULES = ["autocnn.fit.plan", "autocnn.fit.budget"]
+MODULES = ["autocnn.fit.plan", "autocnn.fit.budget", "autocnn.train.precision"]
 
 
 def module_names() -> list[str]:

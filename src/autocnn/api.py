@@ -80,6 +80,7 @@ def train(
     seed: int = 0,
     split_seed: int = RunSettings.split_seed,
     device: str = "auto",
+    precision: str = "auto",
     progress: bool = False,
 ):
     """Train one configuration on the train split of ``dataset``; validate on a held-out split.
@@ -88,11 +89,13 @@ def train(
     balanced accuracy, time) and ``out/model.pt`` (a checkpoint). The test part is not read.
     """
     from autocnn.train import train as run_training
+    from autocnn.train.precision import check_precision
 
     # Everything is checked, the data loaded and split, before the output folder is made.
     if not (isinstance(epochs, (int, float)) and math.isfinite(epochs) and epochs > 0):
         raise ConfigError(f"--epochs must be a positive number, got {epochs}")
     RunSettings(dataset, data_dir=data_dir, val_fraction=val_fraction, split_seed=split_seed)
+    check_precision(precision)
     resolved = spaces.resolve_config(config, space)
     full = data.load(dataset, "train", data_dir=data_dir)
     train_set, val_set = data.train_val_split(full, val_fraction, seed=split_seed)
@@ -107,6 +110,7 @@ def train(
         seed=seed,
         save_to=out_dir / "model.pt",
         device=device,
+        precision=precision,
         progress=progress,
     )
     write_json(

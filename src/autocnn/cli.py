@@ -71,6 +71,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         seed=args.seed,
         device=args.device,
+        precision=args.precision,
         progress=not args.quiet,
         **data_options,
     )
@@ -239,6 +240,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder (must not hold a result yet)")
     p.add_argument("--seed", type=int, default=0, help="training seed")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
+    p.add_argument(
+        "--precision",
+        default="auto",
+        help="auto (bf16 autocast where the hardware runs it natively), fp32 or bf16",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 

@@ -128,6 +128,7 @@ def test_evaluate_model_reproduces_validation_metrics(tiny_sets, tiny_config):
         val_set,
         batch_size=17,
         normalization=Normalization.from_dict(result.normalization),
+        amp=result.precision == "bf16",  # validation runs in the training's precision
     )
     assert metrics.accuracy == result.val_acc
     assert metrics.confusion == result.confusion

@@ -33,6 +33,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", required=True, help="output folder (must not hold a result yet)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument(
+        "--precision",
+        default="auto",
+        help="auto (bf16 autocast where the hardware runs it natively), fp32 or bf16",
+    )
     p.set_defaults(func=cmd_evaluate)
 
     p = subparsers.add_parser("predict", help="labels for an .npz of images with a saved model")
@@ -83,6 +88,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         validate=args.validate,
         device=args.device,
+        precision=args.precision,
     )
     print_final(result, args.out)
     return 0

@@ -223,6 +223,7 @@ def evaluate(
     data_dir: str | Path | None = None,
     validate: bool = False,
     device: str = "auto",
+    precision: str = "auto",
     progress: bool = False,
 ) -> FinalResult:
     """Retrain ``run``'s incumbent (or ``config``) on all training data; report test metrics.
@@ -236,6 +237,7 @@ def evaluate(
     from autocnn.final.sources import run_incumbent
     from autocnn.space import resolve_config
     from autocnn.train import train
+    from autocnn.train.precision import check_precision
 
     settings: dict[str, Any] = {}
     resolved: dict[str, Any] | None = None
@@ -257,6 +259,7 @@ def evaluate(
     if epochs is None or not (isinstance(epochs, (int, float)) and math.isfinite(epochs)):
         raise ConfigError("evaluate needs --epochs when no run gives its max budget")
     seed_list = training_seeds(seed, seeds)
+    check_precision(precision)
     out = prepare_out_dir(out, METRICS_FILE)
     val_fraction, split_seed = settings.get("val_fraction", 0.2), settings.get("split_seed", 0)
 
@@ -264,13 +267,16 @@ def evaluate(
         full = data.load(dataset, "train", data_dir=data_dir)
         return train(
             resolved, full, None, epochs=epochs, seed=train_seed, save_to=save_to,
-            device=device, progress=progress,
+            device=device, precision=precision, progress=progress,
         )  # fmt: skip
 
     def validation_run():
         full = data.load(dataset, "train", data_dir=data_dir)
         fit_set, val_set = data.train_val_split(full, val_fraction, seed=split_seed)
-        return train(resolved, fit_set, val_set, epochs=epochs, seed=seed_list[0], device=device)
+        return train(
+            resolved, fit_set, val_set, epochs=epochs, seed=seed_list[0], device=device,
+            precision=precision,
+        )  # fmt: skip
 
     return final_evaluation(
         fit,

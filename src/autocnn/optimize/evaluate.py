@@ -60,6 +60,7 @@ class TrainingObjective:
     settings: RunSettings
     keep_checkpoints: bool = True
     device: str = "auto"
+    precision: str = "auto"  # bf16 autocast where native (autocnn.train.precision)
     stop_if_not_learning: bool = True  # a net at chance after an epoch costs no more epochs
 
     def _split_key(self) -> tuple:
@@ -142,6 +143,7 @@ class TrainingObjective:
             resume_from=resume_from,
             save_to=save_to,
             device=self.device,
+            precision=self.precision,
             init_state=init_state,
             stop_if_not_learning=self.stop_if_not_learning,
         )

@@ -57,6 +57,7 @@ class TrainResult:
     # recorded with every evaluation so a report can put the counts beside per-class accuracy.
     train_class_counts: list[int] | None = None
     imbalance: dict[str, Any] | None = None
+    precision: str = "fp32"  # "bf16" when trained under bf16 autocast (precision.py)
     model: torch.nn.Module | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:

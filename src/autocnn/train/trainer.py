@@ -18,7 +18,8 @@ Design choices, and why:
   the training loss (class weights, logit adjustment) or the data order (class-balanced draws,
   still a pure function of (seed, epoch)); validation is always plain.
 - A NaN/inf or exploding loss stops the run with status "diverged"; it never raises.
-- On CUDA (``device="auto"`` picks it when present) the forward pass runs under bf16 autocast.
+- ``precision="auto"`` runs the forward pass (and validation) under bf16 autocast on CUDA and on
+  CPUs with native bf16 (about 1.8x faster here; :mod:`autocnn.train.precision`).
 - The global torch RNG is forked: training does not disturb the caller's random state.
 
 Example::
@@ -51,6 +52,7 @@ from autocnn.train.checkpoint import (
 from autocnn.train.imbalance import ImbalanceTerms, balanced_order
 from autocnn.train.inputs import Normalization, prepare_batch, to_device
 from autocnn.train.metrics import EvalMetrics, evaluate_model
+from autocnn.train.precision import autocast_dtype, precision_name
 from autocnn.train.results import DIVERGENCE_LOSS, EpochRecord, EpochSums, TrainResult
 from autocnn.train.schedules import learning_rate_at
 from autocnn.train.settings import TrainSettings
@@ -83,13 +85,15 @@ def train(
     before_epoch: Callable[[torch.nn.Module, int], None] | None = None,
     stop_if_not_learning: bool = False,
     deadline: float | None = None,
+    precision: str = "auto",
 ) -> TrainResult:
     """Train the network of ``config`` on ``train_set`` for ``epochs`` epochs.
 
     ``horizon`` (epochs, default ``epochs``) is the length of the learning-rate schedule;
     ``resume_from`` continues a checkpoint of the same config, seed and horizon; ``save_to``
     writes a checkpoint at the end (not after divergence). Validation runs after every whole
-    epoch and at the end. ``device``: "auto" (CUDA if available), "cpu", "cuda", "cuda:1".
+    epoch and at the end. ``device``: "auto" (CUDA if available), "cpu", "cuda", "cuda:1";
+    ``precision``: "auto" (bf16 autocast where native), "fp32" or "bf16" (see ``precision.py``).
 
     Fine-tuning hooks (all optional; ``autocnn.transfer`` uses them): ``init_state`` is a state
     dict loaded (strictly) into the fresh model before the optimizer is made (a resumed
@@ -122,6 +126,7 @@ def train(
     _check_inputs(epochs, train_set)
     horizon = epochs if horizon is None else horizon
     dev = _resolve_device(device)
+    amp_dtype = autocast_dtype(dev, precision)
     batch_size = min(settings.batch_size, len(train_set))
     steps_per_epoch = len(train_set) // batch_size
     total_steps = math.floor(epochs * steps_per_epoch + 0.5)
@@ -152,7 +157,7 @@ def train(
         error, last_eval, final_record, train_seconds, out_of_time = None, None, None, 0.0, False
         lr = _learning_rate(settings, max(step - 1, 0), horizon_steps)  # of the last step taken
         bar = _progress_bar(progress, total_steps - start_step)
-        autocast = torch.autocast("cuda", torch.bfloat16) if dev.type == "cuda" else nullcontext()
+        autocast = nullcontext() if amp_dtype is None else torch.autocast(dev.type, amp_dtype)
         model.train()
         clock_start = time.monotonic()
         while step < total_steps and error is None and not out_of_time:
@@ -192,7 +197,7 @@ def train(
             error = _divergence_error(sums, step, steps_per_epoch, lr)
             if error is not None:
                 break
-            last_eval = _validate(model, val_set, normalization, dev)
+            last_eval = _validate(model, val_set, normalization, dev, amp_dtype is not None)
             seconds = time.perf_counter() - segment_start
             record = sums.record(step / steps_per_epoch, batch_size, last_eval, seconds, lr)
             if step % steps_per_epoch == 0:  # a whole epoch
@@ -211,7 +216,7 @@ def train(
 
         # --- the end: a last validation if nothing was left to train, then the checkpoint
         if error is None and last_eval is None:  # resumed at the end of the budget
-            last_eval = _validate(model, val_set, normalization, dev)
+            last_eval = _validate(model, val_set, normalization, dev, amp_dtype is not None)
             if step % steps_per_epoch != 0 and step > 0:
                 final_record = sums.record(step / steps_per_epoch, batch_size, last_eval, 0.0, lr)
         if error is None and save_to is not None:
@@ -251,6 +256,7 @@ def train(
         error=error,
         train_class_counts=[int(n) for n in class_counts],
         imbalance=settings.imbalance.to_dict(),
+        precision=precision_name(amp_dtype),
         model=model,
     )
 
@@ -325,11 +331,14 @@ def _make_optimizer(
 
 
 def _validate(
-    model: torch.nn.Module, val_set: Any | None, norm: Normalization, dev: torch.device
+    model: torch.nn.Module,
+    val_set: Any | None,
+    norm: Normalization,
+    dev: torch.device,
+    amp: bool,
 ) -> EvalMetrics | None:
     if val_set is None or len(val_set) == 0:
         return None
-    amp = dev.type == "cuda"
     metrics = evaluate_model(
         model, val_set, EVAL_BATCH_SIZE, normalization=norm, device=dev, amp=amp
     )
