@@ -274,9 +274,21 @@ def _die_with_parent(parent: int, interval: float = 0.5) -> None:
 
 
 def _worker_main(
-    objective: Any, connection: Connection, threads: int, parent: int | None = None
+    objective: Any,
+    connection: Connection,
+    threads: int,
+    parent: int | None = None,
+    environ: dict[str, str] | None = None,
 ) -> None:
-    """A worker process: set its thread budget, then evaluate tasks until told to stop."""
+    """A worker process: set its thread budget, then evaluate tasks until told to stop.
+
+    ``environ``: the runner's environment when it started the worker. A worker forked from the
+    fork server would otherwise have the server's, from when the server started (spawn passes
+    the current one): a data folder or cache set in between would be missing.
+    """
+    if environ is not None:
+        os.environ.clear()
+        os.environ.update(environ)
     # Ctrl-C and SIGTERM (to the process group) are the runner's to handle: it records the
     # running evaluations as pending and stops the workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -324,7 +336,7 @@ class _Worker:
         self.connection, child_end = context.Pipe(duplex=True)
         self.process = context.Process(
             target=_worker_main,
-            args=(objective, child_end, threads, os.getpid()),
+            args=(objective, child_end, threads, os.getpid(), dict(os.environ)),
             name=f"autocnn-worker-{index}",
             daemon=True,
         )
