@@ -4,6 +4,7 @@ accuracy as the metric, every class validated, worst-class accuracy in the table
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from autocnn.data import load, write_like
 from autocnn.report.study import detail_table
 from autocnn.study.pipeline import study
+from autocnn.study.table import table_markdown
 
 
 @pytest.fixture(scope="module")
@@ -81,10 +83,14 @@ def test_worst_class_accuracy_per_method_in_study_json_md_and_report(k49_study):
     table = detail_table(result)
     column = table.columns.index("worst-class acc")
     assert all("±" in r[column] for r in table.rows)
-    # a study.json from before the column: "-"
-    for row in result["rows"]:
+    # a study.json from before the column: "-" in the report and in study.md
+    old = copy.deepcopy(result)
+    for row in old["rows"]:
         row.pop("test_worst_class_acc")
-    assert {r[column] for r in detail_table(result).rows} == {"-"}
+    assert {r[column] for r in detail_table(old).rows} == {"-"}
+    lines = [line for line in table_markdown(old).splitlines() if line.count("|") > 10]
+    md_column = [c.strip() for c in lines[0].split("|")].index("worst-class acc")
+    assert {[c.strip() for c in line.split("|")][md_column] for line in lines[2:]} == {"-"}
 
 
 def test_the_study_report_shows_training_images_beside_per_class_accuracy(k49_study, tmp_path):
