@@ -10,8 +10,8 @@ import pytest
 from autocnn import api, data
 
 README_FUNCTIONS = (
-    "continuation_savings", "datasets", "evaluate", "export", "fit", "optimize", "predict",
-    "report", "status", "study", "train", "transfer_config", "transfer_weights",
+    "continuation_savings", "datasets", "evaluate", "export", "fit", "make_synthetic", "optimize",
+    "predict", "report", "status", "study", "train", "transfer_config", "transfer_weights",
 )  # fmt: skip
 
 

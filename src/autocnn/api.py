@@ -34,6 +34,7 @@ __all__ = [  # noqa: F822
     "evaluate",  # noqa: F822
     "export",
     "fit",  # noqa: F822
+    "make_synthetic",
     "optimize",
     "predict",  # noqa: F822
     "report",  # noqa: F822
@@ -66,6 +67,26 @@ def datasets(data_dir: str | Path | None = None) -> list[data.DatasetRow]:
     """Every dataset name a command takes: official sets (their files: where each was found,
     whether its md5 matches), sets derived from them, and the npz:PATH / idx:DIR patterns."""
     return data.dataset_list(data_dir)
+
+
+def make_synthetic(
+    like: str = "k49",
+    *,
+    out: str | Path,
+    scale: float = 0.01,
+    seed: int = 0,
+    image_size: int = 28,
+) -> dict[str, Path]:
+    """A synthetic stand-in of release ``like`` (k49, kmnist) at ``scale`` of its size, written
+    in its official npz file names into ``out``; use it as ``npz:OUT``. The class shape and where
+    it comes from: :mod:`autocnn.data.synthetic`. Refuses to overwrite such files."""
+    from autocnn.data.synthetic import LIKE, write_like
+
+    prefix = LIKE[like].prefix if like in LIKE else like
+    existing = sorted(Path(out).glob(f"{prefix}-*-*.npz"))
+    if existing:
+        raise ConfigError(f"{out} already holds {existing[0].name}; choose another --out")
+    return write_like(out, like, scale=scale, seed=seed, image_size=image_size)
 
 
 def train(

@@ -59,6 +59,24 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_make_synthetic(args: argparse.Namespace) -> int:
+    from autocnn import api
+    from autocnn.data import load
+
+    paths = api.make_synthetic(
+        args.like, out=args.out, scale=args.scale, seed=args.seed, image_size=args.image_size
+    )
+    name = f"npz:{args.out}"
+    counts = load(name, "train").class_counts()
+    n_test = len(load(name, "test"))
+    print(
+        f"wrote {len(paths)} files to {args.out}: {int(counts.sum()):,} train / {n_test:,} test "
+        f"images, {len(counts)} classes, {int(counts.max())} -> {int(counts.min())} training "
+        f"images per class; use it as {name}"
+    )
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from autocnn import api
     from autocnn.optimize.settings import RunSettings, given
@@ -227,6 +245,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--data-dir", default=None, help="also look in this folder")
     p.set_defaults(func=cmd_datasets)
+
+    p = commands.add_parser(
+        "make-synthetic",
+        help="a small synthetic stand-in of k49 / kmnist in the official npz file names",
+        description="Write learnable synthetic images with a release's class shape (K49: 49 "
+        "classes, long tail 6,000 -> 400 at full scale) at a fraction of its size, as "
+        "<prefix>-{train,test}-{imgs,labels}.npz; pass the folder as npz:DIR. Example: autocnn "
+        "make-synthetic --like k49 --scale 0.01 --out data/k49-synthetic",
+    )
+    p.add_argument("--like", default="k49", choices=["k49", "kmnist"], help="release to imitate")
+    p.add_argument("--out", required=True, help="folder for the four .npz files")
+    p.add_argument("--scale", type=float, default=0.01, help="fraction of the release's size")
+    p.add_argument("--seed", type=int, default=0, help="seed of the class patterns and images")
+    p.add_argument("--image-size", type=int, default=28, help="image height and width")
+    p.set_defaults(func=cmd_make_synthetic)
 
     p = commands.add_parser("train", help="train one configuration and record its metrics")
     add_data_options(p)

@@ -98,3 +98,15 @@ def test_every_class_with_two_images_is_validated_and_small_ones_warn():
         train, val = train_val_split(data, val_fraction=0.05, seed=0)  # 5 %: 2.5 -> 3 of class 0
     assert val.class_counts().tolist() == [3, 1, 1, 0]  # tiny classes keep one each
     assert train.class_counts().tolist() == [47, 3, 1, 1]  # the single image trains
+
+
+def test_a_k49_shaped_long_tail_keeps_every_class_in_validation(tmp_path):
+    from autocnn.data import load, write_like
+
+    write_like(tmp_path, "k49", scale=0.005, image_size=12)  # smallest classes: 3 images
+    full = load(f"npz:{tmp_path}", "train")
+    with pytest.warns(UserWarning, match="fewer than 5 images: one validation image each"):
+        train, val = train_val_split(full, val_fraction=0.2, seed=0)
+    assert val.class_counts().min() >= 1 and train.class_counts().min() >= 2  # all 49 classes
+    small = full.class_counts() < 5
+    assert small.any() and (val.class_counts()[small] == 1).all()

@@ -54,3 +54,48 @@ def test_tiny_kmnist(tmp_path):
     write_tiny_kmnist(tmp_path)
     data = load(f"npz:{tmp_path / 'kmnist'}", "train")
     assert len(data) == 1000 and data.class_counts().tolist() == [100] * 10
+
+
+def test_class_sizes_with_a_head_at_the_largest_size():
+    assert class_sizes(100, 4, imbalance=4.0, head=1).tolist() == class_sizes(100, 4, 4.0).tolist()
+    sizes = class_sizes(1000, 10, imbalance=10.0, head=4)
+    assert sizes.sum() == 1000 and np.ptp(sizes[:4]) <= 1 and all(np.diff(sizes) <= 0)
+    assert 9 <= sizes[0] / sizes[-1] <= 11 and sizes[4] < sizes[3]
+
+
+def test_k49_like_full_scale_shape_matches_the_official_totals():
+    from autocnn.data.synthetic import LIKE
+
+    k49 = LIKE["k49"]
+    train = class_sizes(k49.n_train, k49.n_classes, k49.imbalance, k49.head)
+    test = class_sizes(k49.n_test, k49.n_classes, k49.imbalance, k49.head)
+    assert train.sum() == 232_365 and test.sum() == 38_547  # the official release's totals
+    assert 5_900 <= train.max() <= 6_100 and 380 <= train.min() <= 420  # K49: ~6,000 -> ~400
+    assert test.max() <= 1_000 and (train >= train.max() - 1).sum() == 34  # most at the cap
+
+
+def test_write_like_k49_scaled_down_in_the_official_file_names(tmp_path):
+    from autocnn.data import write_like
+
+    paths = write_like(tmp_path, "k49", scale=0.01)
+    assert sorted(p.name for p in paths.values()) == sorted(
+        f"k49-{p}-{k}.npz" for p in ("train", "test") for k in ("imgs", "labels")
+    )
+    train, test = load(f"npz:{tmp_path}", "train"), load(f"npz:{tmp_path}", "test")
+    assert (len(train), len(test)) == (2324, 385) and train.input_shape == (1, 28, 28)
+    counts = train.class_counts()
+    assert counts.min() >= 1 and test.class_counts().min() >= 1 and train.n_classes == 49
+    assert counts.max() == 60 and counts.min() == 5  # 6,000 -> 400 per class, scaled
+    assert 10 <= class_balance_summary(counts).ratio <= 15
+
+
+def test_make_synthetic_command_and_its_refusal_to_overwrite(tmp_path, capsys):
+    from autocnn.cli import main
+
+    out = tmp_path / "k49"
+    assert main(["make-synthetic", "--like", "k49", "--scale", "0.005", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "49 classes" in said and f"npz:{out}" in said and "30 -> 3" in said
+    assert load(f"npz:{out}", "train").n_classes == 49
+    assert main(["make-synthetic", "--out", str(out)]) == 2
+    assert "already holds" in capsys.readouterr().err

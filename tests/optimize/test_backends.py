@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from test_runner import PER_ITERATION, MiniHyperband, QuadraticObjective, outcome
 
@@ -88,3 +89,27 @@ def test_workers_share_the_cores_between_them(tmp_path):
         backend.submit(Trial(0, {}, 1.0), tmp_path)
         [(_, result)] = backend.wait(timeout=60)
     assert result.metrics["threads"] == max(1, cores // 2)
+
+
+class EnvironmentObjective:
+    """Reports an environment variable and the working folder as the worker sees them."""
+
+    def __call__(self, trial: Trial, workdir) -> Result:
+        return Result("ok", loss=0.0, metrics={"env": os.environ.get("AUTOCNN_TEST_VALUE"),
+                                               "cwd": os.getcwd()})  # fmt: skip
+
+
+def test_workers_see_the_runners_environment_and_folder_of_now(tmp_path, monkeypatch):
+    from autocnn.optimize.backends import default_start_method
+
+    # a fork server started by an earlier backend has the environment of then; workers must not
+    for value in ("first", "second"):
+        monkeypatch.setenv("AUTOCNN_TEST_VALUE", value)
+        (tmp_path / value).mkdir()
+        monkeypatch.chdir(tmp_path / value)
+        with ProcessBackend(EnvironmentObjective(), workers=1) as backend:
+            backend.submit(Trial(0, {}, 1.0), tmp_path / value)
+            result = backend.wait(timeout=60)[0][1]
+        assert result.metrics == {"env": value, "cwd": str(tmp_path / value)}, result
+    if sys.platform.startswith("linux"):
+        assert default_start_method() == "forkserver"

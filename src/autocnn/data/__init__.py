@@ -42,6 +42,7 @@ from autocnn.data.splits import (
 from autocnn.data.synthetic import (
     synthetic_imageset,
     write_idx,
+    write_like,
     write_synthetic,
     write_tiny_kmnist,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "train_val_split",
     "verify_file",
     "write_idx",
+    "write_like",
     "write_synthetic",
     "write_tiny_kmnist",
 ]

@@ -4,6 +4,16 @@ Images are *learnable* but not trivial: each class has a fixed pattern of random
 each image is that pattern shifted by up to two pixels, dimmed, and covered in noise. A small
 CNN gets well above chance within an epoch, which is what end-to-end tests of the trainer and
 the optimizer need, at a cost of milliseconds. Class sizes can be long-tailed like K49.
+
+:func:`write_like` writes a scaled-down stand-in of a real release under its official npz file
+names (``autocnn make-synthetic --like k49 --scale 0.01 --out DIR``; load it with ``npz:DIR``).
+:data:`LIKE` holds each release's shape. K49's: 49 classes, 232,365 training and 38,547 test
+images (the official release's totals, as :mod:`autocnn.data.registry` lists them), at most
+6,000 training images per class (the release's cap, as KMNIST's 6k/1k per class) and about 400
+in its smallest class. Its per-class counts are not in this repository, so the shape is fitted
+to those numbers: the 34 largest classes at the cap, the other 15 falling geometrically to 1/15
+of it (6,002 down to 400 at full scale, summing to the official total; the test part the same
+shape, 996 down to 66). The real rare classes are not the last 15 indices; here they are.
 """
 
 from __future__ import annotations
@@ -11,6 +21,7 @@ from __future__ import annotations
 import gzip
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,21 +42,27 @@ _IDX_CODES = {
 }
 
 
-def class_sizes(n: int, n_classes: int, imbalance: float = 1.0) -> np.ndarray:
+def class_sizes(n: int, n_classes: int, imbalance: float = 1.0, head: int = 1) -> np.ndarray:
     """Sizes of ``n_classes`` classes summing to ``n``; the largest/smallest is about ``imbalance``.
 
-    Sizes fall geometrically from class 0 to the last class (a long tail, like K49).
+    The first ``head`` classes share the largest size; from there sizes fall geometrically to
+    the last class (a long tail, like K49). ``head=1``: the fall starts at class 0.
 
     Example::
 
         >>> class_sizes(100, 4, imbalance=1.0).tolist()
         [25, 25, 25, 25]
+        >>> class_sizes(100, 4, imbalance=4.0, head=2).tolist()
+        [36, 36, 18, 10]
     """
     if n < n_classes:
         raise DataError(f"need at least one image per class: n={n} < n_classes={n_classes}.")
     if imbalance < 1.0:
         raise DataError(f"imbalance is largest/smallest class size, >= 1; got {imbalance}.")
-    steps = np.arange(n_classes) / max(n_classes - 1, 1)
+    if not 1 <= head <= n_classes:
+        raise DataError(f"head must be between 1 and n_classes={n_classes}; got {head}.")
+    tail = n_classes - head
+    steps = np.concatenate([np.zeros(head), np.arange(1, tail + 1) / max(tail, 1)])
     weights = imbalance ** (-steps)
     spare = n - n_classes  # one image per class first, the rest by largest remainder
     share = spare * weights / weights.sum()
@@ -94,10 +111,12 @@ def synthetic_parts(
     seed: int = 0,
     image_size: int = 28,
     channels: int = 1,
+    head: int = 1,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Raw arrays ``{"train": (x, y), "test": (x, y)}``; x uint8 (N, C, H, W), y uint8/int64.
 
-    Both parts share the class patterns and class proportions; images are in random order.
+    Both parts share the class patterns and class proportions (:func:`class_sizes` with
+    ``imbalance`` and ``head``); images are in random order.
     Each part has its own random stream, so a part does not depend on the other's size.
     """
     if image_size < 2 * _SHIFT + 6 or channels not in (1, 3):
@@ -106,7 +125,7 @@ def synthetic_parts(
     parts = {}
     for stream, (part, n) in enumerate((("train", n_train), ("test", n_test)), start=1):
         rng = np.random.default_rng([seed, stream])
-        labels = np.repeat(np.arange(n_classes), class_sizes(n, n_classes, imbalance))
+        labels = np.repeat(np.arange(n_classes), class_sizes(n, n_classes, imbalance, head))
         labels = labels[rng.permutation(n)]
         label_dtype = np.uint8 if n_classes <= 256 else np.int64
         parts[part] = (_render(rng, protos, labels), labels.astype(label_dtype))
@@ -162,6 +181,7 @@ def write_synthetic(
     seed: int = 0,
     image_size: int = 28,
     channels: int = 1,
+    head: int = 1,
 ) -> dict[str, Path]:
     """Write ``<prefix>-{train,test}-{imgs,labels}.npz`` (``arr_0``) like the official release.
 
@@ -176,7 +196,7 @@ def write_synthetic(
     """
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
-    parts = synthetic_parts(n_train, n_test, n_classes, imbalance, seed, image_size, channels)
+    parts = synthetic_parts(n_train, n_test, n_classes, imbalance, seed, image_size, channels, head)
     written = {}
     for part, (x, y) in parts.items():
         x = x[:, 0] if channels == 1 else x.transpose(0, 2, 3, 1)
@@ -185,6 +205,57 @@ def write_synthetic(
             _save_npz(path, array)
             written[f"{part}-{kind}"] = path
     return written
+
+
+@dataclass(frozen=True)
+class Like:
+    """The shape of a real release: file prefix, classes, full-scale part sizes, class sizes."""
+
+    prefix: str
+    n_classes: int
+    n_train: int
+    n_test: int
+    imbalance: float = 1.0  # largest / smallest class
+    head: int = 1  # classes at the largest size (see class_sizes)
+
+
+# See the module docstring for where K49's shape comes from.
+LIKE = {
+    "k49": Like("k49", 49, 232_365, 38_547, imbalance=15.0, head=34),
+    "kmnist": Like("kmnist", 10, 60_000, 10_000),
+}
+
+
+def write_like(
+    directory: str | os.PathLike,
+    like: str = "k49",
+    scale: float = 0.01,
+    seed: int = 0,
+    image_size: int = 28,
+) -> dict[str, Path]:
+    """A ``scale``-sized synthetic stand-in of release ``like`` in its official npz file names.
+
+    Both parts keep the release's class shape (:data:`LIKE`); every class keeps at least one
+    image per part. Read it with ``npz:DIRECTORY`` (the official names, but not the official
+    files: the named ``k49`` loader checks md5s and refuses them).
+
+    Example::
+
+        >>> paths = write_like(tmp_path, "k49", scale=0.01)
+        >>> load(f"npz:{tmp_path}", "train").class_counts().tolist()[::12]
+        [60, 60, 60, 35, 5]
+    """
+    if like not in LIKE:
+        raise DataError(f"unknown release {like!r}; choose one of {', '.join(LIKE)}.")
+    if not (isinstance(scale, (int, float)) and 0.0 < scale <= 1.0):
+        raise DataError(f"scale must be in (0, 1], got {scale}.")
+    shape = LIKE[like]
+    sizes = (max(round(n * scale), shape.n_classes) for n in (shape.n_train, shape.n_test))
+    n_train, n_test = sizes
+    return write_synthetic(
+        directory, shape.prefix, shape.n_classes, n_train, n_test, shape.imbalance, seed,
+        image_size, head=shape.head,
+    )  # fmt: skip
 
 
 def write_tiny_kmnist(directory: str | os.PathLike, seed: int = 0) -> dict[str, Path]:

@@ -2,13 +2,14 @@
 
 ``evaluate`` retrains a configuration on ALL the training data (train + validation) once per
 seed, then measures it on the test part: accuracy and balanced accuracy as mean ± std over the
-seeds, train accuracy (the trained net on its training data, eval mode), wall time, parameter
-count. Each seed's model is saved in the trainer's checkpoint format (state dict, config, class
-count, input normalisation), and everything lands in ``metrics.json``. With two or more seeds the
-models are also tested as one ensemble, their class probabilities averaged
-(``summary["ensemble"]``; ``autocnn predict FOLDER --ensemble`` predicts with it). With
-``validate=True`` a first run on the train/validation split reports a validation score too (for
-configs that have none from a search, e.g. the default config).
+seeds, the worst class's test accuracy (the lowest per-class recall of each seed's model, mean ±
+std: whether a long tail is learned at all), train accuracy (the trained net on its training
+data, eval mode), wall time, parameter count. Each seed's model is saved in the trainer's
+checkpoint format (state dict, config, class count, input normalisation), and everything lands
+in ``metrics.json``. With two or more seeds the models are also tested as one ensemble, their
+class probabilities averaged (``summary["ensemble"]``; ``autocnn predict FOLDER --ensemble``
+predicts with it). With ``validate=True`` a first run on the train/validation split reports a
+validation score too (for configs that have none from a search, e.g. the default config).
 
 Example::
 
@@ -43,6 +44,16 @@ def mean_std(values: Sequence[float]) -> dict[str, Any]:
         return {"mean": None, "std": None, "values": []}
     std = statistics.stdev(values) if len(values) > 1 else 0.0
     return {"mean": statistics.fmean(values), "std": std, "values": values}
+
+
+def worst_class(per_class_acc: Sequence[float | None]) -> float | None:
+    """The lowest per-class accuracy, over the classes present (``None`` entries: absent).
+
+    >>> worst_class([0.9, None, 0.4]), worst_class([None])
+    (0.4, None)
+    """
+    present = [a for a in per_class_acc if a is not None]
+    return min(present) if present else None
 
 
 def training_seeds(first: int, count: int) -> list[int]:
@@ -126,6 +137,7 @@ def final_evaluation(
             "val_acc": run.val_acc,
             "val_balanced_acc": run.val_balanced_acc,
             "val_loss": run.val_loss,
+            "val_per_class_acc": run.per_class_acc,  # None: a class without validation images
             "seconds": run.seconds,
             "history": [vars(r) for r in run.history],
         }
@@ -159,6 +171,7 @@ def final_evaluation(
                 test_balanced_acc=on_test.balanced_accuracy,
                 test_loss=on_test.loss,
                 test_per_class_acc=on_test.per_class_acc,
+                test_worst_class_acc=worst_class(on_test.per_class_acc),
                 test_confusion=on_test.confusion,
             )
         row["seconds"] = time.perf_counter() - started
@@ -173,6 +186,8 @@ def final_evaluation(
         key: mean_std([r[key] for r in ok])
         for key in ("test_acc", "test_balanced_acc", "test_loss", "train_acc", "train_seconds")
     }
+    worst = [r["test_worst_class_acc"] for r in ok if r["test_worst_class_acc"] is not None]
+    summary["test_worst_class_acc"] = mean_std(worst) if worst else None
     summary.update(
         n_params=ok[0]["n_params"],
         n_ok=len(ok),

@@ -4,11 +4,15 @@ The runner only needs four things from a backend (:class:`Backend`): ``submit`` 
 ``wait`` for finished ones, how many workers are free (``n_free``), and ``close``. A Ray or
 cluster backend plugs in with the same interface.
 
-:class:`ProcessBackend` uses the ``spawn`` start method: forking a parent that has already
-started torch's (or OpenMP's) thread pools can deadlock the child, and ``spawn`` behaves the same
-on Linux, macOS and Windows. Its cost, a fresh interpreter per worker (about 2 s with torch), is
-paid once per worker, not per evaluation: the objective is sent once when a worker starts and
-stays there, so per-process caches (the loaded dataset) survive between evaluations.
+Workers of :class:`ProcessBackend` start from a ``forkserver`` where the platform has one
+(Linux; :func:`default_start_method`), else with ``spawn``. Forking the runner itself is never
+done: a parent that has already started torch's (or OpenMP's) thread pools can deadlock the
+child. The fork server is a clean, single-threaded process that imports autocnn's training
+modules and torch once (:data:`PRELOAD`); each worker is a fork of it, ready in milliseconds
+instead of the ~2 s a ``spawn`` worker spends importing torch (BENCHMARKS.md section 5). Either
+way the cost is paid once per worker, not per evaluation: the objective is sent once when a
+worker starts and stays there, so per-process caches (the loaded dataset) survive between
+evaluations.
 
 A worker that dies mid-evaluation (segfault, OOM killer, ``kill -9``) turns its trial into a
 ``crashed`` result and is replaced; an objective that raises gives a ``failed`` result with the
@@ -52,6 +56,42 @@ from autocnn.optimize.trial import (
     Trial,
     environment_result,
 )
+
+# Imported once by the fork server, so that every worker forked from it has them: the objective's
+# modules (training, models, data) and torch. A module missing here is imported by each worker.
+PRELOAD = (
+    "autocnn.optimize.backends",
+    "autocnn.optimize.evaluate",
+    "autocnn.optimize.synthetic",
+    "autocnn.train",
+    "autocnn.model",
+    "autocnn.data",
+    "torch",
+)
+
+
+def default_start_method() -> str:
+    """``"forkserver"`` on Linux (where the platform offers it), else ``"spawn"``.
+
+    macOS has a fork server too, but forking after system frameworks are loaded is unsafe there,
+    which is why Python itself defaults to ``spawn`` on macOS.
+    """
+    if sys.platform.startswith("linux") and "forkserver" in multiprocessing.get_all_start_methods():
+        return "forkserver"
+    return "spawn"
+
+
+def start_context(start_method: str | None = None) -> Any:
+    """The multiprocessing context workers start from (``None``: :func:`default_start_method`).
+
+    For ``forkserver`` the preload list is set to :data:`PRELOAD` plus ``__main__`` (Python's
+    own default), which takes effect when the process's fork server first starts; a fork server
+    that is already running keeps what it imported.
+    """
+    context = multiprocessing.get_context(start_method or default_start_method())
+    if context.get_start_method() == "forkserver":
+        context.set_forkserver_preload(["__main__", *PRELOAD])
+    return context
 
 
 @runtime_checkable
@@ -234,9 +274,21 @@ def _die_with_parent(parent: int, interval: float = 0.5) -> None:
 
 
 def _worker_main(
-    objective: Any, connection: Connection, threads: int, parent: int | None = None
+    objective: Any,
+    connection: Connection,
+    threads: int,
+    parent: int | None = None,
+    environ: dict[str, str] | None = None,
 ) -> None:
-    """A worker process: set its thread budget, then evaluate tasks until told to stop."""
+    """A worker process: set its thread budget, then evaluate tasks until told to stop.
+
+    ``environ``: the runner's environment when it started the worker. A worker forked from the
+    fork server would otherwise have the server's, from when the server started (spawn passes
+    the current one): a data folder or cache set in between would be missing.
+    """
+    if environ is not None:
+        os.environ.clear()
+        os.environ.update(environ)
     # Ctrl-C and SIGTERM (to the process group) are the runner's to handle: it records the
     # running evaluations as pending and stops the workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -274,22 +326,55 @@ def _worker_main(
 
 
 class _Worker:
+    """One worker process and its pipe. The process starts in a background thread: the first
+    start from a fork server waits for the server's preload (~2 s with torch), and the runner
+    should not wait for that before it submits (the pipe holds a task until the worker reads
+    it). :meth:`started` waits for the start; ``wait`` and ``close`` call it before they look
+    at the process."""
+
     def __init__(self, context: Any, objective: Any, threads: int, index: int) -> None:
         self.connection, child_end = context.Pipe(duplex=True)
         self.process = context.Process(
             target=_worker_main,
-            args=(objective, child_end, threads, os.getpid()),
+            args=(objective, child_end, threads, os.getpid(), dict(os.environ)),
             name=f"autocnn-worker-{index}",
             daemon=True,
         )
-        self.process.start()
-        child_end.close()
         self.name = f"worker-{index}"
         self.task: tuple[int, Trial, float] | None = None  # (task id, trial, submitted)
+        self._start_error: BaseException | None = None
+
+        def start() -> None:
+            try:
+                self.process.start()
+            except BaseException as error:  # re-raised by started(), in the runner's thread
+                self._start_error = error
+            finally:
+                child_end.close()
+
+        self._starter: threading.Thread | None = threading.Thread(
+            target=start, name=f"autocnn-start-{index}", daemon=True
+        )
+        self._starter.start()
+
+    def started(self, timeout: float | None = None) -> bool:
+        """Wait (at most ``timeout`` s) until the process has started; False if it has not yet.
+        Raises what starting it raised."""
+        if self._starter is not None:
+            self._starter.join(timeout)
+            if self._starter.is_alive():
+                return False
+            self._starter = None
+        if self._start_error is not None:
+            raise self._start_error
+        return True
 
 
 class ProcessBackend:
     """``workers`` processes, each evaluating one trial at a time.
+
+    ``start_method``: ``"forkserver"``, ``"spawn"`` (or ``"fork"``, unsafe after torch started
+    threads); ``None`` is :func:`default_start_method`.
 
     Each worker sets ``torch.set_num_threads(max(1, os.cpu_count() // workers))`` so the
     workers together use the machine's cores without oversubscribing them.
@@ -300,14 +385,14 @@ class ProcessBackend:
         objective: Any,
         workers: int = 2,
         *,
-        start_method: str = "spawn",
+        start_method: str | None = None,
         threads_per_worker: int | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.objective = objective
         self.threads = threads_per_worker or max(1, (os.cpu_count() or 1) // workers)
-        self._context = multiprocessing.get_context(start_method)
+        self._context = start_context(start_method)
         self._started = 0
         self._workers = [self._start_worker() for _ in range(workers)]
         self._next_task = 0
@@ -339,8 +424,16 @@ class ProcessBackend:
         busy = [w for w in self._workers if w.task is not None]
         if not busy:
             return []
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def left() -> float | None:
+            return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+        busy = [w for w in busy if w.started(left())]  # still starting: its result is not due
+        if not busy:
+            return []
         handles = [w.connection for w in busy] + [w.process.sentinel for w in busy]
-        ready = set(wait_for(handles, timeout))
+        ready = set(wait_for(handles, left()))
         finished: list[tuple[Trial, Result]] = []
         for worker in busy:
             if worker.connection in ready or worker.connection.poll():
@@ -385,6 +478,11 @@ class ProcessBackend:
                 pass
         deadline = time.monotonic() + 2.0
         for worker in self._workers:
+            try:
+                worker.started()
+            except Exception:  # never started: nothing to stop
+                worker.connection.close()
+                continue
             if worker.task is None:
                 worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
             if worker.process.is_alive():  # still evaluating: workers ignore SIGTERM

@@ -1,0 +1,48 @@
+"""A K49-shaped set (49 classes, K49's long tail; synthetic, official npz file names) through
+``autocnn fit`` (issue #16): balanced accuracy reported, the tail's classes tested and shown with
+their training images in the report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from autocnn.cli import main
+from autocnn.data import load, write_like
+
+BUDGET = 40  # seconds: about the least fit accepts (it needs 30 s after the probe and reserve)
+
+
+@pytest.fixture(scope="module")
+def k49_fit(tmp_path_factory):
+    root = tmp_path_factory.mktemp("k49fit")
+    write_like(root / "k49", "k49", scale=0.005, image_size=12)  # 1,162 / 193 images, 30 -> 3
+    dataset, out = f"npz:{root / 'k49'}", root / "fit"
+    with pytest.warns(UserWarning, match="fewer than 5 images"):  # the split warns, and goes on
+        code = main(["fit", dataset, "--time", str(BUDGET), "--out", str(out), "--space", "seed",
+                     "--quiet"])  # fmt: skip
+    assert code == 0
+    return out, dataset
+
+
+def test_fit_reports_balanced_accuracy_over_all_49_classes(k49_fit):
+    out, dataset = k49_fit
+    summary = json.loads((out / "fit.json").read_text())["summary"]
+    metrics = json.loads((out / "final" / "metrics.json").read_text())
+    s = metrics["summary"]
+    assert summary["test_balanced_accuracy"] == s["test_balanced_acc"]["mean"]
+    assert 0.0 <= summary["test_balanced_accuracy"] <= 1.0
+    assert s["n_classes"] == 49 and s["class_counts_train"] == load(dataset).class_counts().tolist()
+    assert min(s["class_counts_test"]) >= 1  # every class is tested, the rarest with one image
+    per_class = metrics["per_seed"][0]["test_per_class_acc"]
+    assert len(per_class) == 49 and None not in per_class
+    assert s["test_worst_class_acc"]["values"] == [min(per_class)]
+
+
+def test_fit_report_shows_training_images_beside_per_class_accuracy(k49_fit):
+    out, _ = k49_fit
+    page = (out / "report" / "report.html").read_text()
+    assert "Per-class accuracy and training images" in page
+    assert "Training images per class beside the accuracy" in page  # the counts were found
+    assert "did not record its training images" not in page
