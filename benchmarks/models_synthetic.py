@@ -11,12 +11,13 @@ median over seeds. Cheap: about a minute per method for 16 seeds.
 Prior-guided sampling (``sampler="prior"``, :mod:`autocnn.optimize.sampling`): ``bohb-prior``
 centres the prior on the space's default (unrelated to the synthetic optimum), ``-near`` on the
 optimum moved by N(0, 0.1) per numeric dimension (a good prior), ``-far`` on numeric values at the
-far end of [0, 1] from the optimum and the worst category (a wrong prior). Every BOHB variant
-evaluates its centre first (the default without -near/-far), as runs do; ``bohb-near`` and
-``bohb-far`` do so with uniform samples (the same first config, no prior sampling).
+far end of [0, 1] from the optimum and the worst category (a wrong prior). Each of these
+variants evaluates its centre first, as runs do (the default: ``--no-default-first`` is off);
+``bohb-default``, ``bohb-near`` and ``bohb-far`` do so with uniform samples (the same first
+config, no prior sampling): the baselines. ``bohb`` itself samples its first config too.
 
-    python benchmarks/models_synthetic.py --seeds 16 \
-        --methods bohb,bohb-prior,bohb-near,bohb-prior-near,bohb-far,bohb-prior-far
+    python benchmarks/models_synthetic.py --seeds 16 --costs 100,200,400,800 --methods \
+        bohb-default,bohb-prior,bohb-near,bohb-prior-near,bohb-far,bohb-prior-far
 """
 
 from __future__ import annotations
@@ -60,9 +61,9 @@ def run(method: str, seed: int, costs: list[float], workers: int) -> list[float]
             kwargs["sampler"] = "prior"
         if variant[-1] in ("near", "far"):
             kwargs["initial_configs"] = [prior_centre(objective, variant[-1], seed)]
+        else:  # -default, -prior: the space's default first
+            kwargs["start_with_default"] = True
         method = "bohb"
-    if method == "bohb":
-        kwargs["start_with_default"] = not kwargs.get("initial_configs")
     optimizer = make_optimizer(
         method, space, min_budget=1, max_budget=9, eta=3, seed=seed, **kwargs
     )

@@ -131,7 +131,9 @@ def _setting(settings: dict[str, Any], name: str, default: Any) -> Any:
 
 
 def _fmt(value: float | None, spec: str) -> str:
-    return "never" if value is None else format(value, spec)
+    """``value`` formatted by ``spec`` (a unit may follow it: ".0f s"); None: "never"."""
+    spec, _, unit = spec.partition(" ")
+    return "never" if value is None else format(value, spec) + (f" {unit}" if unit else "")
 
 
 def _median(values: list[float | None], missing: float) -> float | None:
@@ -230,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
             results[variant].append(row)
             print(
                 f"seed {seed} {variant:16s} exit {rc} evals {row['evaluations']:3d} "
-                f"to >= {args.target:g}: {_fmt(row['seconds_to_target'], '.0f')} s, best at "
+                f"to >= {args.target:g}: {_fmt(row['seconds_to_target'], '.0f s')}, best at "
                 f"{args.time_limit:g} s: {_fmt(row['best_at_limit'], '.4f')}",
                 flush=True,
             )

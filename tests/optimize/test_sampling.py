@@ -158,7 +158,32 @@ def test_same_seed_same_trials_with_the_prior_sampler():
     assert opt.settings["sampler"] == "prior"
     counts = opt.sampler.counts
     assert counts["uniform"] > 0 and counts["prior"] > 0 and opt.stats["model_based"] > 0
-    assert opt.model.prior is opt.sampler.prior  # πBO weight in the TPE model
+    assert opt.model.prior is None  # πBO's weight is off by default (PRIOR_BETA = 0)
+
+
+def test_pibo_weight_pulls_tpe_proposals_towards_the_prior(monkeypatch):
+    from autocnn.optimize import sampling
+
+    space = CS.ConfigurationSpace({"x": (0.0, 1.0)})
+    encoding = SpaceEncoding(space)
+
+    def proposals(prior: Prior | None, beta: float) -> np.ndarray:
+        model = make_model("tpe", encoding, min_points_in_model=3)
+        model.prior, model.prior_beta = prior, beta
+        for x in np.linspace(0, 1, 10):
+            model.observe(np.array([x]), 1, abs(x - 0.4))  # good near 0.4
+        return np.array([model.propose(np.random.default_rng(s), np.empty((0, 1)))[0]
+                         for s in range(20)])  # fmt: skip
+
+    prior = Prior(encoding, [{"x": 0.9}], std=0.1)
+    assert abs(np.median(proposals(None, 0.0)) - 0.4) < 0.15
+    assert np.median(proposals(prior, 50.0)) > np.median(proposals(None, 0.0)) + 0.15
+    np.testing.assert_array_equal(proposals(prior, 0.0), proposals(None, 0.0))
+    # with PRIOR_BETA > 0 the optimizer hands its prior to the TPE model, and stays seeded
+    monkeypatch.setattr(sampling, "PRIOR_BETA", 10.0)
+    first, opt = run_prior(0)
+    assert opt.model.prior is opt.sampler.prior and opt.model.prior_beta == 10.0
+    assert run_prior(0)[0] == first
 
 
 def near_share(sampler: str, centre: dict) -> float:
