@@ -172,9 +172,9 @@ class BOHB:
     ``initial_configs``: more configs evaluated first, in order, after the default (a portfolio
     of known-good, diverse nets: :mod:`autocnn.space.portfolio`).
     ``sampler``: "random" (default: uniform samples, as BOHB) or "prior": PriorBand's mix of
-    uniform, prior and incumbent-local samples, and πBO's prior weight in the TPE model
-    (:mod:`autocnn.optimize.sampling`). ``prior_configs``: the prior's centres (default: the
-    initial design, else the space's default).
+    uniform, prior and incumbent-local samples instead (:mod:`autocnn.optimize.sampling`; it
+    also holds πBO's prior weight for the TPE model, off by default). ``prior_configs``: the
+    prior's centres (default: the initial design, else the space's default).
     """
 
     def __init__(
