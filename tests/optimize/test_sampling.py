@@ -230,3 +230,25 @@ def test_settings_sampler_option_and_old_runs_mean_random():
     assert optimizer_from_settings(old, get_space("seed")).sampler is None
     with pytest.raises(ConfigError, match="--sampler"):
         RunSettings("kmnist10k", sampler="pi")
+
+
+def test_a_prior_sampled_run_resumed_after_a_limit_is_the_run_never_stopped(tmp_path):
+    from test_runner import Marked, calls, outcome
+
+    from autocnn.optimize.runner import run_optimizer
+
+    def build():
+        space = conditional_space(seed=0)
+        opt = BOHB(space, min_budget=1, max_budget=9, n_iterations=4, seed=3, sampler="prior",
+                   start_with_default=True)  # fmt: skip
+        return opt, Marked(SyntheticObjective(space, max_budget=9))
+
+    settings = {"method": "bohb", "sampler": "prior", "seed": 3}
+    reference = run_optimizer(*build(), tmp_path / "reference", settings=settings)
+    run_dir = tmp_path / "run"
+    first = run_optimizer(*build(), run_dir, max_evaluations=12, settings=settings)
+    assert first.n_evaluations == 12
+    second = run_optimizer(*build(), run_dir, resume=True, settings=settings)
+    assert second.stopped == "finished" and second.n_evaluations == reference.n_evaluations
+    assert outcome(run_dir) == outcome(tmp_path / "reference")
+    assert all(calls(run_dir, cid, budget) == 1 for cid, budget, *_ in outcome(run_dir))
