@@ -11,8 +11,9 @@ noisy machine hit every variant alike. Needs a quiet machine: 3 seeds x 3 varian
 
 Variants (extra ``autocnn optimize`` flags on top of the common command):
 
-- ``plain``: BOHB as it is by default (the space's default first, then uniform samples);
-- ``portfolio``: ``--portfolio`` (the space's portfolio first);
+- ``plain``: ``--sampler random``, BOHB as it is by default (the space's default first, then
+  uniform samples): the issue's command as it is;
+- ``portfolio``: ``--portfolio --sampler random`` (the space's portfolio first);
 - ``prior``: ``--sampler prior`` (prior-guided sampling around the default: PriorBand's mix and
   πBO's weight, :mod:`autocnn.optimize.sampling`);
 - ``portfolio+prior``: both (the prior is then a mixture over the portfolio's entries).
@@ -47,9 +48,10 @@ from typing import Any
 
 from autocnn.optimize.store import Store
 
-VARIANTS: dict[str, list[str]] = {  # name -> extra `autocnn optimize` flags
-    "plain": [],
-    "portfolio": ["--portfolio"],
+VARIANTS: dict[str, list[str]] = {  # name -> extra `autocnn optimize` flags (explicit, so that
+    # the variants keep their meaning if a default changes)
+    "plain": ["--sampler", "random"],
+    "portfolio": ["--portfolio", "--sampler", "random"],
     "prior": ["--sampler", "prior"],
     "portfolio+prior": ["--portfolio", "--sampler", "prior"],
 }

@@ -56,7 +56,7 @@ def test_commands_are_the_issue_command_plus_the_variant_flags(search_gain):
     assert " ".join(plain[3:]) == (
         "optimize --dataset kmnist10k --data-dir D --space seed --eta 3 --min-budget 1 "
         "--max-budget 9 --iterations 0 --time-limit 600 --workers 2 --seed 2 "
-        "--out out/plain-seed2"
+        "--out out/plain-seed2 --sampler random"
     )
     both = search_gain.command(args, "portfolio+prior", 0, Path("o"))
     assert both[-3:] == ["--portfolio", "--sampler", "prior"]
