@@ -142,6 +142,29 @@ def test_incumbent_local_samples_concentrate_near_the_incumbent():
         ).check_valid_configuration()
 
 
+def test_prior_and_incumbent_samples_avoid_configs_evaluated_already(monkeypatch):
+    from autocnn.optimize import sampling
+
+    space = CS.ConfigurationSpace({"c": ["a", "b", "c", "d"], "n": (1, 4)})  # 16 configs
+    encoding = SpaceEncoding(space)
+    sampler = PriorSampler(Prior(encoding, [{"c": "a", "n": 1}]), p_uniform=0.0)
+    tried = [({"c": "c", "n": 3}, 0.1), ({"c": "c", "n": 4}, 0.2), ({"c": "c", "n": 2}, 0.25)]
+    tried += [({"c": "a", "n": 1}, 0.5), ({"c": "b", "n": 1}, 0.6), ({"c": "d", "n": 4}, 0.7)]
+    model = observed_model(encoding, [(encoding.encode(c), loss) for c, loss in tried])
+    seen = np.stack([encoding.encode(c) for c, _ in tried])
+
+    def repeats() -> float:
+        rng = np.random.default_rng(0)
+        drawn = [sampler.sample(rng, model) for _ in range(300)]
+        assert {kind for _, kind in drawn} == {"prior", "incumbent"}
+        return float(encoding.same_as_any(np.stack([v for v, _ in drawn]), seen).mean())
+
+    # around (c, 3) most draws are (c, 2..4), all tried: 10 draws leave ~0.8 ** 10 of them
+    assert repeats() < 0.2
+    monkeypatch.setattr(sampling, "NEW_TRIES", 1)
+    assert repeats() > 0.4
+
+
 def run_prior(seed: int, **kwargs) -> tuple[list, BOHB]:
     space = conditional_space()
     objective = SyntheticObjective(space, 9, seed=1)

@@ -34,6 +34,10 @@ with a wrong prior (median loss at C=400, 1 worker: 0.159 with ``n`` the model b
 nothing with the default's or a good prior; ``beta = 3`` was in between. The log density
 of a 30-dimensional prior spans tens of nats, so even a decaying weight overrules the model.
 
+A prior or incumbent draw that equals a config evaluated already is drawn again (at most
+``NEW_TRIES`` = 10 draws): on integer grids and categories a narrow distribution often lands on
+its centre, and a repeat teaches nothing.
+
 Why these constants: ``p_uniform = 1/3`` and the prior's one vote keep a wrong prior cheap (the
 incumbent, usually a uniform sample then, takes over within a bracket or two); sd 0.25 is
 πBO's/PriorBand's "medium confidence" width; the incumbent-local sd 0.1 is about the TPE
@@ -75,6 +79,7 @@ LOCAL_STD = 0.1
 LOCAL_CATEGORY_MASS = 0.8
 MIN_RESULTS = 3
 PRIOR_VOTE = 1.0
+NEW_TRIES = 10
 PRIOR_BETA = 0.0  # πBO's weight off: measured to cost with a wrong prior, no gain otherwise
 
 
@@ -132,13 +137,20 @@ class PriorSampler:
             raw = rng.random(self.encoding.dim)
             raw = np.where(kinds > 0, np.floor(raw * np.maximum(kinds, 1)), raw)
             vector = self.encoding.snap(raw)[0]
-        elif u < p_uniform + p_prior or incumbent is None:
-            kind = "prior"
-            vector = self.prior.sample(rng, 1)[0]
         else:
-            kind = "incumbent"
-            local = self.prior.around(incumbent, LOCAL_STD, LOCAL_CATEGORY_MASS)
-            vector = local.sample(rng, 1)[0]
+            if u < p_uniform + p_prior or incumbent is None:
+                kind, source = "prior", self.prior
+            else:
+                kind = "incumbent"
+                source = self.prior.around(incumbent, LOCAL_STD, LOCAL_CATEGORY_MASS)
+            # a config evaluated already teaches nothing: draw again (on grids and categories
+            # a narrow distribution often lands on its centre), at most NEW_TRIES times
+            seen = [obs.x for obs in model.data.values() if obs.n]
+            seen_vectors = np.vstack(seen) if seen else np.empty((0, self.encoding.dim))
+            for _ in range(NEW_TRIES):
+                vector = source.sample(rng, 1)[0]
+                if not self.encoding.same_as_any(vector[None], seen_vectors)[0]:
+                    break
         self.counts[kind] += 1
         return vector, kind
 
