@@ -38,6 +38,7 @@ from ConfigSpace import ConfigurationSpace
 from autocnn.errors import ConfigError
 from autocnn.optimize.models import make_model
 from autocnn.optimize.models.encoding import SpaceEncoding
+from autocnn.optimize.sampling import make_sampler
 from autocnn.optimize.schedule import Bracket, make_schedule
 from autocnn.optimize.trial import Result, Trial
 from autocnn.space.configs import to_plain
@@ -170,6 +171,10 @@ class BOHB:
     model a reference that random samples of a large space rarely reach.
     ``initial_configs``: more configs evaluated first, in order, after the default (a portfolio
     of known-good, diverse nets: :mod:`autocnn.space.portfolio`).
+    ``sampler``: "random" (default: uniform samples, as BOHB) or "prior": PriorBand's mix of
+    uniform, prior and incumbent-local samples instead (:mod:`autocnn.optimize.sampling`; it
+    also holds πBO's prior weight for the TPE model, off by default). ``prior_configs``: the
+    prior's centres (default: the initial design, else the space's default).
     """
 
     def __init__(
@@ -191,6 +196,8 @@ class BOHB:
         min_points_in_model: int | None = None,
         start_with_default: bool = False,
         initial_configs: Sequence[Mapping[str, Any]] = (),
+        sampler: str = "random",
+        prior_configs: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
         if not 0.0 <= random_fraction <= 1.0:
             raise ConfigError(f"random_fraction must be in [0, 1], got {random_fraction}")
@@ -235,6 +242,13 @@ class BOHB:
         }
         if extra:  # absent otherwise, so that runs made before the option still resume
             self.settings["initial_configs"] = extra
+        self.sampler = make_sampler(
+            sampler, self.encoding, prior_configs, self._initial_design, self.model
+        )
+        if sampler != "random":  # likewise
+            self.settings["sampler"] = sampler
+        if prior_configs is not None:
+            self.settings["prior_configs"] = [to_plain(dict(c)) for c in prior_configs]
         seeds = np.random.SeedSequence(self.seed).generate_state(2)
         self._rng = np.random.default_rng(seeds[0])
         self._prior_random_state = np.random.RandomState(seeds[1])  # ConfigSpace samples with it
@@ -367,7 +381,9 @@ class BOHB:
         if self._rng.random() >= self.random_fraction:
             vector = self.model.propose(self._rng, self._pending_vectors())
         model_based = vector is not None
-        if vector is None:
+        if vector is None and self.sampler is not None:
+            vector = self.sampler.sample(self._rng, self.model)[0]
+        elif vector is None:
             vector = self.encoding.sample_prior(1, self._prior_random_state)[0]
         return self._entry(self.encoding.decode(vector, snapped=True), model_based)
 

@@ -52,6 +52,7 @@ def optimizer_from_settings(settings: RunSettings, config_space) -> BOHB:
         seed=settings.seed,
         start_with_default=settings.start_with_default,
         initial_configs=[c for _, c in portfolio(settings.space)] if settings.portfolio else (),
+        sampler=settings.sampler,
         **({} if settings.method == "random" else {"schedule": settings.schedule}),
     )
 

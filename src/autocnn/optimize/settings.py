@@ -34,9 +34,16 @@ SCHEDULES = ("paper", "hpbandster")
 FIDELITIES = ("epochs", "annealed", "data", "both")
 METRICS = ("balanced_accuracy", "accuracy")
 BACKENDS = ("local", "ray")
+SAMPLERS = ("random", "prior")  # autocnn.optimize.sampling
 DATA_OPTIONS = ("dataset", "data_dir", "val_fraction", "split_seed")  # also used by `train`
 # Values a stored run made before an option existed ran with (not today's defaults).
-_LEGACY = {"start_with_default": False, "fidelity": "epochs", "epochs": 0.0, "portfolio": False}
+_LEGACY = {
+    "start_with_default": False,
+    "fidelity": "epochs",
+    "epochs": 0.0,
+    "portfolio": False,
+    "sampler": "random",
+}
 
 
 def option(default: Any, help: str, *, flag: str | None = None, **cli: Any) -> Any:
@@ -103,6 +110,13 @@ class RunSettings:
         "evaluate the space's portfolio of strong, diverse configs first (the default among "
         "them; see autocnn.space.portfolio) instead of the default alone",
     )
+    sampler: str = option(
+        "random",
+        "where non-model configs come from: random (uniform, as BOHB) or prior (PriorBand's mix "
+        "of uniform, around the default/portfolio, and around the incumbent; the TPE model "
+        "weighs the prior as piBO does; see autocnn.optimize.sampling)",
+        choices=SAMPLERS,
+    )
 
     def __post_init__(self) -> None:
         from autocnn.space import SPACES  # light: ConfigSpace only
@@ -115,6 +129,7 @@ class RunSettings:
             ("--schedule", SCHEDULES),
             ("--fidelity", FIDELITIES),
             ("--metric", METRICS),
+            ("--sampler", SAMPLERS),
         ):
             _choice(name, getattr(self, name[2:]), values)
         _positive("--min-budget", self.min_budget)

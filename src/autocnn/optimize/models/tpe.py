@@ -17,7 +17,9 @@ results is enough:
   starts each candidate from ONE good result and perturbs all its values, as BOHB's KDE does; on
   the synthetic 30-D benchmark that was not better, 24 seeds, so it is off by default). Inactive
   children are dropped (a child counts only when its parent activates it) and the candidate with
-  the largest ``sum over active j of log l_j(x_j) - log g_j(x_j)`` wins.
+  the largest ``sum over active j of log l_j(x_j) - log g_j(x_j)`` wins;
+- with a prior (``sampler="prior"``, :mod:`autocnn.optimize.sampling`), the score gets
+  ``+ (prior_beta / n) * log prior(x)``, ``n`` the results told so far (πBO; off by default).
 
 Example:
     >>> import ConfigSpace as CS, numpy as np
@@ -32,6 +34,7 @@ Example:
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -210,6 +213,10 @@ class TPEModel(Model):
         self.min_points = max(2, self.min_points_in_model or 10)
         self._fit_key: tuple[float | None, int] | None = None
         self._fit: tuple[ParzenEstimators, np.ndarray] | None = None
+        # πBO (autocnn.optimize.sampling): scores get + prior_beta / n * log prior(x), n the
+        # results told so far; set by the optimizer's "prior" sampler when PRIOR_BETA > 0
+        self.prior: Any = None  # a models.prior.Prior, or None
+        self.prior_beta = 0.0
 
     def model_budget(self) -> float | None:
         """The largest budget with at least ``min_points`` results (None: no model yet)."""
@@ -243,4 +250,7 @@ class TPEModel(Model):
         candidates = self.encoding.snap(good.sample(rng, self.num_samples, joint=self.joint))
         # inactive children are NaN after snap() and score 0: only active ones count
         scores = (good.logpdf(candidates) - bad.logpdf(candidates)).sum(axis=1)
+        if self.prior is not None and self.prior_beta > 0:
+            # n: every result told so far (πBO's iteration count), not only this budget's
+            scores = scores + self.prior_beta / max(self.version, 1) * self.prior.logpdf(candidates)
         return self._pick(candidates, scores, pending, snapped=True)
