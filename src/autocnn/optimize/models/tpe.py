@@ -32,6 +32,8 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -210,6 +212,10 @@ class TPEModel(Model):
         self.min_points = max(2, self.min_points_in_model or 10)
         self._fit_key: tuple[float | None, int] | None = None
         self._fit: tuple[ParzenEstimators, np.ndarray] | None = None
+
+    def _decode_state(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        # the fit is not saved: it draws no random numbers, so a refit gives the same model
+        return {**super()._decode_state(state), "_fit_key": None, "_fit": None}
 
     def model_budget(self) -> float | None:
         """The largest budget with at least ``min_points`` results (None: no model yet)."""
