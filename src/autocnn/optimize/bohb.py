@@ -12,7 +12,11 @@ busy. A promoted config keeps its ``config_id`` and its Trial carries ``previous
 checkpoint can be continued.
 
 Everything random comes from one seed: the same seed and the same sequence of ask/tell calls give
-the same trials, which is what lets a killed run be resumed by replaying its log.
+the same trials, which is what lets a killed run be resumed by replaying its log. ``state()`` /
+``load_state()`` save and restore the whole state as JSON data (random generators, counters, open
+brackets, pending trials, the model's observations), so that a resume need not replay every ask
+(:mod:`autocnn.optimize.snapshot`). The brackets' bookkeeping lives in
+:mod:`autocnn.optimize.brackets`.
 
 Example:
     >>> import ConfigSpace as CS
@@ -208,7 +212,10 @@ class BOHB:
         as this one would."""
         brackets = [run.state() for run in self._brackets]
         where = {id(run): position for position, run in enumerate(self._brackets)}
-        pending = [[where[id(run)], trial.to_dict()] for trial, run, _ in self._pending.values()]
+        pending = [  # the config is the entry's (a copy of it)
+            [where[id(run)], {**vars(trial), "config": None}]
+            for trial, run, _ in self._pending.values()
+        ]
         return {
             **self._fingerprints(),
             **save_fields(self, self._STATE_FIELDS),
@@ -229,8 +236,9 @@ class BOHB:
             ]
             pending: dict[int, tuple[Trial, _BracketRun, _Entry]] = {}
             for position, fields in decode(state["pending"]):
-                trial, run = Trial(**fields), brackets[position]
-                entry = next(e for e in run.entries if e.config_id == trial.config_id)
+                run = brackets[position]
+                entry = next(e for e in run.entries if e.config_id == fields["config_id"])
+                trial = Trial(**{**fields, "config": dict(entry.config)})
                 pending[trial.config_id] = (trial, run, entry)
         except (KeyError, TypeError, ValueError, IndexError, StopIteration) as error:
             raise SnapshotError(

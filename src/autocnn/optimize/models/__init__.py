@@ -6,7 +6,10 @@ All models work on vectors (see :mod:`.encoding`) and share one small interface:
 - ``propose(rng, pending) -> vector | None``: a snapped vector to evaluate next, or ``None`` while
   the model has too little data (the optimizer then samples at random). ``pending`` holds the
   vectors of running evaluations, which the model treats as bad ("constant liar") and never
-  proposes again (``None`` when every candidate is running), so parallel workers spread out.
+  proposes again (``None`` when every candidate is running), so parallel workers spread out;
+- ``state()`` / ``load_state(state)``: the observations (and a fit whose making drew random
+  numbers: the KDE's) as JSON data, for the optimizer's snapshots
+  (:mod:`autocnn.optimize.snapshot`).
 
 Modes: ``"tpe"`` (default; tree-structured Parzen estimators, useful after ~10 results),
 ``"kde"`` (BOHB's multivariate KDE as in HpBandSter) and ``"random"`` (no model: Hyperband).
