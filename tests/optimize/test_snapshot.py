@@ -4,8 +4,13 @@ never stopped and like a full replay of its log; runs without (usable) snapshots
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +24,9 @@ from autocnn.optimize.snapshot import SnapshotError, decode, encode
 from autocnn.optimize.store import Store
 from autocnn.optimize.synthetic import SyntheticObjective, conditional_space
 from autocnn.space.configs import to_plain
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_runner import Marked, calls  # noqa: E402
 
 SPACE = conditional_space(seed=0)
 OBJECTIVE = SyntheticObjective(SPACE, max_budget=9, fail_fraction=0.1)
@@ -82,7 +90,8 @@ def record(run_dir: Path, optimizer, n_results: int, pending: int, every: int) -
 
 def without_snapshots(run_dir: Path, copy: Path) -> Path:
     copy.mkdir()
-    shutil.copy(run_dir / "run.db", copy / "run.db")  # closed: the WAL is checkpointed
+    for path in run_dir.glob("run.db*"):  # with the WAL of a killed run
+        shutil.copy(path, copy / path.name)
     with sqlite3.connect(copy / "run.db") as db:
         db.execute("DELETE FROM snapshots")
     return copy
@@ -244,3 +253,65 @@ def test_an_unusable_snapshot_falls_back_with_a_warning(tmp_path, monkeypatch, d
     assert len(warnings) == (2 if damage == "version" else 1)
     assert all("cannot be used" in message for message in warnings)
     assert outcome(run_dir) == outcome(reference)
+
+
+KILLED = """
+import sys
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from test_snapshot import OBJECTIVE, build
+from test_runner import Marked
+from autocnn.optimize import replay
+from autocnn.optimize.runner import run_optimizer
+replay.SNAPSHOT_EVERY = 6
+run_optimizer(build("bohb", n_iterations=4), Marked(OBJECTIVE, sleep=0.05), Path({run!r}),
+              workers=2)
+"""
+
+
+def test_kill_9_resume_from_a_snapshot_with_two_workers(tmp_path, wait_for, monkeypatch):
+    monkeypatch.setattr(replay_module, "SNAPSHOT_EVERY", 6)
+    reference = tmp_path / "reference"
+    run_optimizer(build("bohb", n_iterations=4), OBJECTIVE, reference)
+    run_dir = tmp_path / "run"
+    script = KILLED.format(tests=str(Path(__file__).parent), run=str(run_dir))
+    process = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)])
+
+    def far_enough() -> bool:
+        assert process.poll() is None, "the run ended before it was killed"
+        try:
+            with Store.open(run_dir, readonly=True) as store:
+                return store.snapshot_seq() > 0 and store.count(done_only=True) >= 15
+        except Exception:
+            return False  # not created yet
+
+    try:
+        wait_for(far_enough, "the run to write snapshots")
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
+    with Store.open(run_dir, readonly=True) as store:
+        finished = [(e.config_id, e.budget) for e in store.evaluations() if e.done]
+        events, snapshot_seq = store.last_seq(), store.snapshot_seq()
+        assert snapshot_seq > 0
+        from_snapshot = Counting(build("bohb", n_iterations=4))
+        pending = replay(store, from_snapshot)
+    full = build("bohb", n_iterations=4)
+    with Store.open(without_snapshots(run_dir, tmp_path / "full"), readonly=True) as store:
+        pending_full = replay(store, full)
+    # the killed run's state, from the snapshot as from the whole log: the same pending trials
+    # and the same asks after them
+    assert from_snapshot.n_asks <= events - snapshot_seq
+    assert [(i, key(t)) for i, t in pending] == [(i, key(t)) for i, t in pending_full]
+    n = min(8, full.total_evaluations - full.n_asked)
+    assert drive(from_snapshot.optimizer, [t for _, t in pending], n, pending=2) == drive(
+        full, [t for _, t in pending_full], n, pending=2
+    )
+
+    summary = run_optimizer(build("bohb", n_iterations=4), Marked(OBJECTIVE), run_dir, workers=2,
+                            resume=True)  # fmt: skip
+    assert summary.stopped == "finished" and summary.n_resubmitted == len(pending)
+    assert all(calls(run_dir, cid, budget) == 1 for cid, budget in finished)
+    with Store.open(run_dir, readonly=True) as store:
+        assert store.pending() == []
