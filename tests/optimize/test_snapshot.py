@@ -202,11 +202,16 @@ def outcome(run_dir: Path) -> list:
         return [(e.config_id, e.budget, e.status, e.loss) for e in store.evaluations()]
 
 
+def folders(run_dir: Path) -> list[int]:
+    return sorted(int(p.name) for p in (run_dir / "trials").iterdir())
+
+
 def test_runner_resumes_from_snapshots_and_without(tmp_path, monkeypatch):
     monkeypatch.setattr(replay_module, "SNAPSHOT_EVERY", 10)
-    reference = run_optimizer(build("bohb", n_iterations=4), OBJECTIVE, tmp_path / "reference")
+    objective = Marked(OBJECTIVE)  # writes checkpoints, which the pruner deletes
+    reference = run_optimizer(build("bohb", n_iterations=4), objective, tmp_path / "reference")
     run_dir = tmp_path / "run"
-    run_optimizer(build("bohb", n_iterations=4), OBJECTIVE, run_dir, max_evaluations=20)
+    run_optimizer(build("bohb", n_iterations=4), objective, run_dir, max_evaluations=20)
     with Store.open(run_dir, readonly=True) as store:  # the end of a call is a snapshot
         assert store.snapshot_seq() == store.last_seq()
         assert len(store.snapshots()) == 2  # older ones are dropped
@@ -214,11 +219,13 @@ def test_runner_resumes_from_snapshots_and_without(tmp_path, monkeypatch):
     events = []
     counted = Counting(build("bohb", n_iterations=4))
     summary = run_optimizer(
-        counted, OBJECTIVE, run_dir, resume=True, on_event=lambda k, p: events.append((k, p))
+        counted, objective, run_dir, resume=True, on_event=lambda k, p: events.append((k, p))
     )
     assert summary.stopped == "finished" and summary.n_this_call == reference.n_evaluations - 20
     assert not [p for k, p in events if k == "warning"]
     assert outcome(run_dir) == outcome(tmp_path / "reference")
+    # the checkpoints of configs asked before the snapshot were pruned too: only the incumbent's
+    assert folders(run_dir) == folders(tmp_path / "reference") == [summary.incumbent.config_id]
 
     # a store from before snapshots (no table) resumes by full replay, and gets snapshots
     older = tmp_path / "copy"

@@ -197,8 +197,11 @@ class BOHB:
         self.model.observe(self.encoding.encode(config), float(budget), float(loss))
 
     # --- snapshot (autocnn.optimize.snapshot): the state, as JSON data ---------------------------
-    # Attributes saved as they are; a new one (a sampler's random generator, a counter) is one
-    # more name here. The brackets, the pending trials and the model are saved by state().
+    # Attributes saved as they are (plain values, numpy arrays and random generators: see
+    # autocnn.optimize.snapshot.encode); a new one (a sampler's random generator, a counter) is
+    # one more name here: a snapshot without it then cannot be loaded, and that resume replays
+    # the log instead. Bump STATE_VERSION when an attribute changes meaning. The brackets, the
+    # pending trials and the model are saved by state().
     _STATE_FIELDS = (
         "_rng", "_prior_random_state", "_n_started", "_next_config_id", "_best", "n_asked",
         "n_told", "stats",
