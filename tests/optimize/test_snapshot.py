@@ -13,6 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import ConfigSpace as CS
 import numpy as np
 import pytest
 
@@ -172,6 +173,26 @@ def test_a_state_does_not_fit_another_optimizer(method):
         assert json.dumps(fresh.state()) == before  # untouched
     with pytest.raises(SnapshotError, match="another settings"):
         build(method, seed=6).load_state(state)
+    # the same names and types, another range
+    other_space = CS.ConfigurationSpace()
+    other_space.add([
+        CS.UniformFloatHyperparameter("learning_rate", 1e-5, 0.5, default_value=1e-3, log=True)
+        if hp.name == "learning_rate" else hp
+        for hp in SPACE.values()
+    ])  # fmt: skip
+    other_space.add(list(SPACE.conditions))
+    assert list(other_space) == list(SPACE)
+    with pytest.raises(SnapshotError, match="another space"):
+        make_optimizer(
+            method,
+            other_space,
+            min_budget=1,
+            max_budget=9,
+            start_with_default=True,
+            initial_configs=PORTFOLIO,
+            n_iterations=None,
+            seed=5,
+        ).load_state(state)
 
 
 def test_encode_decode_round_trips_bit_for_bit():

@@ -31,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -255,8 +256,12 @@ class BOHB:
             "kind": "BOHB",
             "version": self.STATE_VERSION,
             "settings": digest(self.settings),
-            "space": digest([self.encoding.names, self.encoding.kinds.tolist()]),
+            "space": self._space_digest,
         }
+
+    @functools.cached_property
+    def _space_digest(self) -> str:  # names, types, ranges, defaults, conditions
+        return digest(str(self.space))
 
     # --- state ---------------------------------------------------------------------------------
     @property
