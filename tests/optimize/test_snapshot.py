@@ -343,3 +343,24 @@ def test_kill_9_resume_from_a_snapshot_with_two_workers(tmp_path, wait_for, monk
     assert all(calls(run_dir, cid, budget) == 1 for cid, budget in finished)
     with Store.open(run_dir, readonly=True) as store:
         assert store.pending() == []
+
+
+class Unsaveable(Counting):
+    def state(self):
+        return {"x": object()}  # not JSON
+
+
+def test_a_state_that_cannot_be_saved_only_costs_the_fast_resume(tmp_path, monkeypatch):
+    monkeypatch.setattr(replay_module, "SNAPSHOT_EVERY", 5)
+    events = []
+    summary = run_optimizer(
+        Unsaveable(build("bohb", n_iterations=2)), OBJECTIVE, tmp_path, max_evaluations=12,
+        on_event=lambda k, p: events.append((k, p)),
+    )  # fmt: skip
+    assert summary.n_evaluations == 12
+    warnings = [p["message"] for k, p in events if k == "warning"]
+    assert len(warnings) == 1 and "cannot be saved" in warnings[0]
+    with Store.open(tmp_path, readonly=True) as store:
+        assert store.snapshots() == []
+    summary = run_optimizer(build("bohb", n_iterations=2), OBJECTIVE, tmp_path, resume=True)
+    assert summary.stopped == "finished"

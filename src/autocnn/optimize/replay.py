@@ -118,9 +118,14 @@ class SnapshotWriter:
     """
 
     def __init__(
-        self, store: Store, optimizer: Optimizer, every: int | None = None, events: int = 0
+        self,
+        store: Store,
+        optimizer: Optimizer,
+        every: int | None = None,
+        events: int = 0,
+        warn: Warn | None = None,
     ) -> None:
-        self.store, self.optimizer = store, optimizer
+        self.store, self.optimizer, self.warn = store, optimizer, warn or (lambda message: None)
         self.every = max(1, int(SNAPSHOT_EVERY if every is None else every))
         self.enabled = isinstance(optimizer, Snapshottable)
         self.events = events  # since the last snapshot
@@ -136,9 +141,17 @@ class SnapshotWriter:
     def write(self) -> None:
         if not self.enabled or self.events == 0:
             return
-        state = self.optimizer.state()  # type: ignore[attr-defined]
-        text = json.dumps(state, allow_nan=False, separators=(",", ":"))
-        self.store.record_snapshot(text, keep=SNAPSHOTS_KEPT)
+        try:
+            state = self.optimizer.state()  # type: ignore[attr-defined]
+            text = json.dumps(state, allow_nan=False, separators=(",", ":"))
+        except Exception as error:  # a bug in a state must not stop the run: it only costs time
+            self.enabled = False
+            self.warn(
+                f"the optimizer's state cannot be saved ({type(error).__name__}: {error}); "
+                "no more snapshots in this call, a resume will replay the run's events"
+            )
+            return
+        self.store.record_snapshot(text, keep=SNAPSHOTS_KEPT)  # its errors are the store's
         self.events = 0
         self.n_written += 1
 

@@ -142,10 +142,10 @@ def run_optimizer(
     emit = on_event or (lambda kind, payload: None)
     own_backend = backend is None
     pruner = _Pruner(optimizer, run_dir) if prune_checkpoints else None
-    snapshots = SnapshotWriter(store, optimizer)
+    warn = lambda message: emit("warning", {"message": message})  # noqa: E731
+    snapshots = SnapshotWriter(store, optimizer, warn=warn)
     try:
         if resume:
-            warn = lambda message: emit("warning", {"message": message})  # noqa: E731
             resubmit = replay(store, optimizer, pruner, warn)
             # a long replay (a run without snapshots) is not repeated by the next resume
             snapshots.count(store.last_seq() - store.snapshot_seq())
