@@ -12,7 +12,11 @@ busy. A promoted config keeps its ``config_id`` and its Trial carries ``previous
 checkpoint can be continued.
 
 Everything random comes from one seed: the same seed and the same sequence of ask/tell calls give
-the same trials, which is what lets a killed run be resumed by replaying its log.
+the same trials, which is what lets a killed run be resumed by replaying its log. ``state()`` /
+``load_state()`` save and restore the whole state as JSON data (random generators, counters, open
+brackets, pending trials, the model's observations), so that a resume need not replay every ask
+(:mod:`autocnn.optimize.snapshot`). The brackets' bookkeeping lives in
+:mod:`autocnn.optimize.brackets`.
 
 Example:
     >>> import ConfigSpace as CS
@@ -27,19 +31,31 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from ConfigSpace import ConfigurationSpace
 
 from autocnn.errors import ConfigError
+from autocnn.optimize.brackets import BracketRun as _BracketRun
+from autocnn.optimize.brackets import Entry as _Entry
 from autocnn.optimize.models import make_model
 from autocnn.optimize.models.encoding import SpaceEncoding
 from autocnn.optimize.sampling import make_sampler
-from autocnn.optimize.schedule import Bracket, make_schedule
+from autocnn.optimize.schedule import make_schedule
+from autocnn.optimize.snapshot import (
+    SnapshotError,
+    assign,
+    check_header,
+    decode,
+    digest,
+    encode,
+    load_fields,
+    save_fields,
+)
 from autocnn.optimize.trial import Result, Trial
 from autocnn.space.configs import to_plain
 
@@ -50,112 +66,6 @@ METHODS: dict[str, dict[str, str]] = {
     "hyperband": {"model": "random"},
     "random": {"model": "random", "schedule": "random"},
 }
-
-
-@dataclass
-class _Entry:
-    """One config inside a bracket, with its loss at each budget told so far."""
-
-    config_id: int
-    config: dict[str, Any]
-    vector: np.ndarray
-    model_based: bool
-    losses: dict[float, float] = field(default_factory=dict)
-
-
-class _BracketRun:
-    """Successive halving over one :class:`Bracket`; new configs are sampled only when asked."""
-
-    def __init__(self, bracket: Bracket) -> None:
-        self.bracket = bracket
-        self.stage = 0
-        self.entries: list[_Entry] = []  # the configs of the current stage
-        self.queue: list[_Entry] = []  # promoted configs not yet handed out
-        self.running: set[int] = set()
-        self.n_sampled = 0
-        self.done = False
-
-    @property
-    def budget(self) -> float:
-        return self.bracket.budgets[self.stage]
-
-    def next_trial(self, sample: Callable[[], _Entry]) -> tuple[Trial, _Entry] | None:
-        """The next evaluation of this bracket, or None (waiting on running ones, or done)."""
-        while not self.done:
-            if self.stage == 0 and self.n_sampled < self.bracket.n_configs[0]:
-                entry = sample()
-                self.n_sampled += 1
-                self.entries.append(entry)
-                return self._start(entry, previous_budget=None), entry
-            if self.queue:
-                entry = self.queue.pop(0)
-                previous = self.bracket.budgets[self.stage - 1]
-                return self._start(entry, previous_budget=previous), entry
-            if self.running:
-                return None
-            self._advance()
-        return None
-
-    def n_left(self) -> int:
-        """Evaluations this bracket will still hand out: at most its plan, fewer where configs
-        failed (a failed config is never promoted)."""
-        if self.done:
-            return 0
-        n_configs = self.bracket.n_configs
-        unsampled = n_configs[0] - self.n_sampled if self.stage == 0 else 0
-        # configs of this stage that may still be promoted: all but the ones that failed here
-        alive = unsampled + sum(math.isfinite(e.losses.get(self.budget, 0.0)) for e in self.entries)
-        left = unsampled + len(self.queue)
-        for n in n_configs[self.stage + 1 :]:
-            alive = min(n, alive)
-            left += alive
-        return left
-
-    def promotable(self) -> list[int]:
-        """Configs a later evaluation of this bracket may continue: the current stage's, except
-        those that failed there, and except those done at the last stage."""
-        if self.done:
-            return []
-        last = self.stage + 1 >= len(self.bracket.budgets)
-        ids = []
-        for entry in self.entries:
-            loss = entry.losses.get(self.budget)
-            if loss is None or (not last and math.isfinite(loss)):
-                ids.append(entry.config_id)
-        return ids
-
-    def settle(self) -> None:
-        """Advance through stages whose results are all in (no sampling, so no randomness)."""
-        while not (self.done or self.running or self.queue):
-            if self.stage == 0 and self.n_sampled < self.bracket.n_configs[0]:
-                return
-            self._advance()
-
-    def _start(self, entry: _Entry, previous_budget: float | None) -> Trial:
-        self.running.add(entry.config_id)
-        return Trial(
-            config_id=entry.config_id,
-            config=dict(entry.config),
-            budget=self.budget,
-            previous_budget=previous_budget,
-            bracket=self.bracket.index,
-            stage=self.stage,
-            model_based=entry.model_based,
-        )
-
-    def _advance(self) -> None:
-        if self.stage + 1 >= len(self.bracket.budgets):
-            self.done = True
-            return
-        budget = self.budget
-        finished = [e for e in self.entries if math.isfinite(e.losses.get(budget, math.inf))]
-        finished.sort(key=lambda e: e.losses[budget])  # stable: ties keep sampling order
-        promoted = finished[: self.bracket.n_configs[self.stage + 1]]
-        self.stage += 1
-        self.entries = promoted
-        self.queue = list(promoted)
-        if not promoted:  # every config failed: nothing left to promote
-            self.done = True
 
 
 class BOHB:
@@ -300,6 +210,72 @@ class BOHB:
     def observe(self, config: dict[str, Any], budget: float, loss: float) -> None:
         """Warm start: feed an earlier result to the model only (no bracket, no incumbent)."""
         self.model.observe(self.encoding.encode(config), float(budget), float(loss))
+
+    # --- snapshot (autocnn.optimize.snapshot): the state, as JSON data ---------------------------
+    # Attributes saved as they are (plain values, numpy arrays and random generators: see
+    # autocnn.optimize.snapshot.encode); a new one (a sampler's random generator, a counter) is
+    # one more name here: a snapshot without it then cannot be loaded, and that resume replays
+    # the log instead. Bump STATE_VERSION when an attribute changes meaning. The brackets, the
+    # pending trials and the model are saved by state().
+    _STATE_FIELDS = (
+        "_rng", "_prior_random_state", "_n_started", "_next_config_id", "_best", "n_asked",
+        "n_told", "stats",
+    )  # fmt: skip
+    STATE_VERSION = 1
+
+    def state(self) -> dict[str, Any]:
+        """Everything this optimizer's future depends on, as JSON values: the random generators,
+        the counters, the open brackets, the pending trials and the model's observations.
+        :meth:`load_state` on a BOHB built with the same settings and space continues exactly
+        as this one would."""
+        brackets = [run.state() for run in self._brackets]
+        where = {id(run): position for position, run in enumerate(self._brackets)}
+        pending = [  # the config is the entry's (a copy of it)
+            [where[id(run)], {**vars(trial), "config": None}]
+            for trial, run, _ in self._pending.values()
+        ]
+        return {
+            **self._fingerprints(),
+            **save_fields(self, self._STATE_FIELDS),
+            "brackets": brackets,
+            "pending": encode(pending),
+            "model": self.model.state(),
+        }
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Become the BOHB ``state`` was taken from (see :meth:`state`). SnapshotError, with
+        this optimizer untouched, if the state is not one of this BOHB's."""
+        check_header(state, **self._fingerprints())
+        values = load_fields(state, self._STATE_FIELDS)
+        try:
+            brackets = [
+                _BracketRun.from_state(b, self.schedule.brackets, self.encoding.encode)
+                for b in state["brackets"]
+            ]
+            pending: dict[int, tuple[Trial, _BracketRun, _Entry]] = {}
+            for position, fields in decode(state["pending"]):
+                run = brackets[position]
+                entry = next(e for e in run.entries if e.config_id == fields["config_id"])
+                trial = Trial(**{**fields, "config": dict(entry.config)})
+                pending[trial.config_id] = (trial, run, entry)
+        except (KeyError, TypeError, ValueError, IndexError, StopIteration) as error:
+            raise SnapshotError(
+                f"a bracket or trial of the state does not fit: {error!r}"
+            ) from error
+        self.model.load_state(state["model"])  # the last check: the model is assigned whole
+        assign(self, {**values, "_brackets": brackets, "_pending": pending})
+
+    def _fingerprints(self) -> dict[str, Any]:
+        return {
+            "kind": "BOHB",
+            "version": self.STATE_VERSION,
+            "settings": digest(self.settings),
+            "space": self._space_digest,
+        }
+
+    @functools.cached_property
+    def _space_digest(self) -> str:  # names, types, ranges, defaults, conditions
+        return digest(str(self.space))
 
     # --- state ---------------------------------------------------------------------------------
     @property

@@ -4,7 +4,10 @@
 so does any stand-in a test or a benchmark writes. The runner needs nothing else from an
 optimizer: ask/tell for the loop, ``settings`` for the run store (a resumed run must be built with
 the same ones), ``observe`` for warm starts, ``total_evaluations`` for the progress line and
-``promotable_config_ids`` for deleting checkpoints nothing will continue from.
+``promotable_config_ids`` for deleting checkpoints nothing will continue from. An optimizer that
+also has ``state()`` / ``load_state()`` (:class:`~autocnn.optimize.snapshot.Snapshottable`, as
+BOHB does) is snapshotted in the run store, and a resume starts from its newest snapshot instead
+of replaying the whole log; the others are always replayed.
 
 Example:
     >>> import ConfigSpace as CS

@@ -23,8 +23,8 @@ from autocnn.optimize.bohb import BOHB, make_optimizer
 from autocnn.optimize.evaluate import TrainingObjective
 from autocnn.optimize.export import export_hpbandster
 from autocnn.optimize.folder import RunFolder
+from autocnn.optimize.replay import warm_start as feed_earlier_run
 from autocnn.optimize.runner import EventHook, RunSummary, run_optimizer, summarize
-from autocnn.optimize.runner import warm_start as feed_earlier_run
 from autocnn.optimize.settings import Execution, RunSettings, split_options
 from autocnn.optimize.store import Store, StoreSummary
 from autocnn.space.portfolio import portfolio

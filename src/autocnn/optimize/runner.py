@@ -24,7 +24,6 @@ Example::
 
 from __future__ import annotations
 
-import math
 import shutil
 import time
 from collections.abc import Callable, Mapping
@@ -43,9 +42,11 @@ from autocnn.optimize.backends import (
 from autocnn.optimize.folder import RunFolder
 from autocnn.optimize.lock import RunLock
 from autocnn.optimize.protocol import Optimizer
-from autocnn.optimize.store import Incumbent, Store, StoreSummary, to_plain
+from autocnn.optimize.replay import SnapshotWriter, replay, warm_start
+from autocnn.optimize.store import Incumbent, Store, StoreSummary
 from autocnn.optimize.trial import Result, Trial
 
+__all__ = ["RunSummary", "replay", "run_optimizer", "summarize", "trial_dir", "warm_start"]
 EventHook = Callable[[str, dict[str, Any]], None]
 # Environment faults (docs/failure-handling.md, backends.FaultPolicy): an evaluation that hit one
 # is re-run up to ENVIRONMENT_RETRIES times; a full disk, or less than MIN_FREE_BYTES free before
@@ -141,8 +142,16 @@ def run_optimizer(
     emit = on_event or (lambda kind, payload: None)
     own_backend = backend is None
     pruner = _Pruner(optimizer, run_dir) if prune_checkpoints else None
+    warn = lambda message: emit("warning", {"message": message})  # noqa: E731
+    snapshots = SnapshotWriter(store, optimizer, warn=warn)
     try:
-        resubmit = replay(store, optimizer, pruner) if resume else []
+        if resume:
+            resubmit = replay(store, optimizer, pruner, warn)
+            # a long replay (a run without snapshots) is not repeated by the next resume
+            snapshots.count(store.last_seq() - store.snapshot_seq())
+            snapshots.maybe_write()
+        else:
+            resubmit = []
         if pruner is not None and resume:
             pruner.prune(store.incumbent(), {trial.config_id for _, trial in resubmit})
         if backend is None:  # an in-process evaluation cannot be stopped: a hard limit needs one
@@ -150,7 +159,7 @@ def run_optimizer(
             backend = SerialBackend(objective) if serial else ProcessBackend(objective, workers)
         loop = _Loop(
             store, optimizer, backend, run_dir, emit, pruner, started, time_limit, max_evaluations,
-            hard_time_limit=hard_time_limit and time_limit is not None,
+            hard_time_limit=hard_time_limit and time_limit is not None, snapshots=snapshots,
         )  # fmt: skip
         emit(
             "start",
@@ -162,6 +171,7 @@ def run_optimizer(
             },
         )
         stopped = loop.run(resubmit)
+        snapshots.write()  # the next resume starts here
         summary = store.summary()
         run_summary = RunSummary(
             run_dir,
@@ -182,77 +192,6 @@ def run_optimizer(
         lock.release()
 
 
-def replay(
-    store: Store, optimizer: Optimizer, pruner: _Pruner | None = None
-) -> list[tuple[int, Trial]]:
-    """Feed the stored ask/tell log into a fresh ``optimizer``; return the still-pending trials.
-
-    RunError if a replayed ask differs from the recorded one (the optimizer was built with other
-    settings than the run's).
-    """
-    trials: dict[int, Trial] = {}
-    for step, event in enumerate(store.events()):
-        if event.kind == "ask":
-            trial = optimizer.ask()
-            expected = None
-            if event.evaluation_id is not None:
-                expected = store.evaluation(event.evaluation_id)
-            if not _same(trial, expected, store):
-                same_slot = (
-                    trial is not None
-                    and expected is not None
-                    and int(trial.config_id) == expected.config_id
-                    and math.isclose(float(trial.budget), expected.budget, rel_tol=1e-9)
-                )
-                what = " with a different configuration" if same_slot else ""
-                raise RunError(
-                    f"the run's settings changed: replaying {store.path} at event {step}, the "
-                    f"optimizer asked for {_describe(trial)}{what} but the run recorded "
-                    f"{_describe_row(expected)}. Build the optimizer with the run's settings "
-                    f"(method, eta, budgets, seed, search space) and the autocnn version that "
-                    f"started the run (its sampling may differ), or start a new run folder."
-                )
-            if trial is not None and event.evaluation_id is not None:
-                trials[event.evaluation_id] = trial
-                if pruner is not None:
-                    pruner.asked(trial)
-        else:
-            row = store.evaluation(event.evaluation_id)
-            trial = trials.pop(event.evaluation_id)
-            optimizer.tell(trial, row.result())
-    return sorted(trials.items())
-
-
-def warm_start(optimizer: Optimizer, other_run_dir: Path) -> int:
-    """Feed an earlier run's ok results to ``optimizer.observe``; returns how many."""
-    with Store.open(RunFolder(other_run_dir).require("warm-start from").db, readonly=True) as other:
-        configs = {row.config_id: row.config for row in other.configs()}
-        rows = other.evaluations(status="ok")
-    for row in rows:
-        optimizer.observe(configs[row.config_id], float(row.budget), float(row.loss))
-    return len(rows)
-
-
-def _same(trial: Trial | None, row: Any, store: Store) -> bool:
-    if trial is None or row is None:
-        return trial is None and row is None
-    return (
-        int(trial.config_id) == row.config_id
-        and math.isclose(float(trial.budget), row.budget, rel_tol=1e-9)
-        and to_plain(trial.config) == store.config(row.config_id)
-    )
-
-
-def _describe(trial: Trial | None) -> str:
-    if trial is None:
-        return "nothing"
-    return f"config {trial.config_id} at budget {trial.budget:g}"
-
-
-def _describe_row(row: Any) -> str:
-    return "nothing" if row is None else f"config {row.config_id} at budget {row.budget:g}"
-
-
 class _Loop:
     """The ask/submit/wait/tell loop of one :func:`run_optimizer` call."""
 
@@ -268,8 +207,10 @@ class _Loop:
         time_limit: float | None,
         max_evaluations: int | None,
         hard_time_limit: bool = False,
+        snapshots: SnapshotWriter | None = None,
     ) -> None:
         self.store, self.optimizer, self.backend = store, optimizer, backend
+        self.snapshots = snapshots or SnapshotWriter(store, optimizer)
         self.run_dir, self.emit, self.pruner = run_dir, emit, pruner
         self.started, self.time_limit, self.max_evaluations = started, time_limit, max_evaluations
         self.running: dict[int, int] = {}  # config_id -> evaluation id
@@ -346,6 +287,7 @@ class _Loop:
                 return reason
             trial = self.optimizer.ask()
             evaluation_id = self.store.record_ask(trial)
+            self.snapshots.count()
             if trial is None or evaluation_id is None:
                 return None
             self.n_asked += 1
@@ -381,6 +323,8 @@ class _Loop:
         worker = self.backend.worker_of(trial.config_id)
         self.store.record_tell(evaluation_id, result, worker=worker)  # persist first ...
         self.optimizer.tell(trial, result)  # ... then tell: a kill in between loses nothing
+        self.snapshots.count()
+        self.snapshots.maybe_write()  # store and optimizer agree here
         self.n_finished += 1
         self.n_done += 1
         if result.ok and (self.best is None or result.loss < self.best):
@@ -426,6 +370,14 @@ class _Pruner:
 
     def asked(self, trial: Trial) -> None:
         self.alive[trial.config_id] = None
+
+    def adopt(self, trials: Path) -> None:
+        """Every config with a folder in ``trials`` (a resume from a snapshot, which does not
+        replay the asks of the configs before it)."""
+        names = sorted(p.name for p in trials.iterdir()) if trials.is_dir() else []
+        for name in names:
+            if name.isdigit():
+                self.alive[int(name)] = None
 
     def prune(self, incumbent: Incumbent | None, running: set[int]) -> list[int]:
         promotable = self.optimizer.promotable_config_ids()

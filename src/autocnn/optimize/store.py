@@ -9,6 +9,9 @@ Tables:
 - ``events``: the exact order of ``ask`` / ``tell`` calls, so a resumed run can replay them into a
   fresh optimizer and reach the very same state. An ``ask`` that returned nothing is logged with a
   NULL evaluation id, because even an empty ask belongs to the sequence being replayed.
+- ``snapshots``: the optimizer's state (JSON) after the event ``seq``, with the evaluations
+  pending at that point; a resume loads the newest and replays only the later events. Only the
+  newest :data:`~autocnn.optimize.snapshot.SNAPSHOTS_KEPT` are kept.
 
 Every event is its own transaction (a ``kill -9`` loses at most the evaluation in flight), and
 the database runs in WAL mode so ``autocnn status`` can read it while the run writes.
@@ -31,7 +34,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from autocnn.errors import EnvironmentFault, RunError
+from autocnn.errors import RunError
 from autocnn.optimize.folder import STORE_NAME
 from autocnn.optimize.records import (
     PENDING,
@@ -41,6 +44,13 @@ from autocnn.optimize.records import (
     Incumbent,
     StoreSummary,
     to_plain,
+)
+from autocnn.optimize.store_sql import (
+    APPLICATION_ID,
+    INDEXES,
+    SCHEMA,
+    SCHEMA_VERSION,
+    Transaction,
 )
 from autocnn.optimize.trial import STATUSES, Result, Trial
 
@@ -55,56 +65,6 @@ __all__ = [
     "StoreSummary",
     "to_plain",
 ]
-# PRAGMA application_id marks a file as ours ("acnn"); user_version is the schema version.
-APPLICATION_ID = 0x61636E6E
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE configs (
-    config_id INTEGER PRIMARY KEY,
-    config TEXT NOT NULL,
-    model_based INTEGER NOT NULL,
-    created REAL NOT NULL
-);
-CREATE TABLE evaluations (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    config_id INTEGER NOT NULL REFERENCES configs(config_id),
-    budget REAL NOT NULL,
-    previous_budget REAL,
-    bracket INTEGER NOT NULL,
-    stage INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    loss REAL,
-    metrics TEXT,
-    error TEXT,
-    seconds REAL,
-    cost REAL,
-    worker TEXT,
-    submitted REAL NOT NULL,
-    started REAL,
-    finished REAL
-);
-CREATE TABLE events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL CHECK (kind IN ('ask', 'tell')),
-    evaluation_id INTEGER REFERENCES evaluations(id),
-    time REAL NOT NULL
-);
-CREATE INDEX evaluations_config ON evaluations(config_id);
-CREATE INDEX evaluations_budget ON evaluations(budget);
-CREATE INDEX evaluations_status ON evaluations(status);
-"""
-
-# Indexes that keep the per-event and status queries fast on a long run (100k evaluations): the
-# incumbent is one index lookup instead of a sort of every ok row, summary()'s totals and config
-# count scan a narrow index instead of the wide rows (metrics JSON, configs). They hold no data,
-# so a store written before they existed gets them when it is next opened for writing.
-_INDEXES = """
-CREATE INDEX IF NOT EXISTS evaluations_ranking ON evaluations(status, budget DESC, loss, id);
-CREATE INDEX IF NOT EXISTS evaluations_totals ON evaluations(seconds, cost, submitted, finished);
-CREATE INDEX IF NOT EXISTS configs_model_based ON configs(model_based);
-"""
 
 
 def _dumps(value: Any) -> str:
@@ -206,7 +166,7 @@ class Store:
 
     def _initialise(self, settings: Mapping[str, Any]) -> None:
         with self._transaction():
-            for statement in (_SCHEMA + _INDEXES).split(";"):
+            for statement in (SCHEMA + INDEXES).split(";"):
                 if statement.strip():
                     self._db.execute(statement)
             self._db.executemany(
@@ -218,14 +178,14 @@ class Store:
 
     def _add_indexes(self) -> None:
         with self._transaction():
-            for statement in _INDEXES.split(";"):
+            for statement in INDEXES.split(";"):
                 if statement.strip():
                     self._db.execute(statement)
 
-    def _transaction(self) -> _Transaction:
+    def _transaction(self) -> Transaction:
         if self.readonly:
             raise RunError(f"{self.path} was opened read-only")
-        return _Transaction(self._db)
+        return Transaction(self._db)
 
     def close(self) -> None:
         self._db.close()
@@ -336,7 +296,37 @@ class Store:
                 (int(evaluation_id), time.time()),
             )
 
+    def record_snapshot(self, state: str, keep: int = 2) -> int:
+        """Store an optimizer state (JSON text) as the state after the latest event, with the
+        evaluations pending now; drop all but the newest ``keep``. Returns the event's seq."""
+        with self._transaction():
+            seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+            pending = [row[0] for row in self._db.execute(
+                "SELECT id FROM evaluations WHERE status = ? ORDER BY id", (PENDING,)
+            )]  # fmt: skip
+            self._db.execute(
+                "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?)",
+                (seq, state, json.dumps(pending), time.time()),
+            )
+            self._db.execute(
+                "DELETE FROM snapshots WHERE seq NOT IN "
+                "(SELECT seq FROM snapshots ORDER BY seq DESC LIMIT ?)",
+                (max(1, keep),),
+            )
+        return int(seq)
+
     # ----------------------------------------------------------------- reading
+    def snapshots(self) -> list[tuple[int, str, str]]:
+        """``(seq, state JSON, pending evaluation ids JSON)`` of the stored optimizer states,
+        newest first (none in a store written before snapshots existed)."""
+        try:
+            rows = self._db.execute(
+                "SELECT seq, state, pending FROM snapshots ORDER BY seq DESC"
+            ).fetchall()
+        except sqlite3.OperationalError:  # an older store opened read-only: no table
+            return []
+        return [(int(seq), state, pending) for seq, state, pending in rows]
+
     def configs(self) -> list[ConfigRow]:
         rows = self._db.execute("SELECT * FROM configs ORDER BY config_id").fetchall()
         return [ConfigRow(row[0], json.loads(row[1]), bool(row[2]), row[3]) for row in rows]
@@ -374,9 +364,39 @@ class Store:
             raise RunError(f"no evaluation {evaluation_id} in {self.path}")
         return _evaluation(row)
 
-    def events(self) -> list[EventRow]:
+    def last_seq(self) -> int:
+        """The seq of the latest event (0: none yet)."""
+        return int(self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
+
+    def snapshot_seq(self) -> int:
+        """The last event the newest optimizer snapshot includes (0: none)."""
+        try:
+            row = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM snapshots").fetchone()
+        except sqlite3.OperationalError:  # an older store opened read-only: no table
+            return 0
+        return int(row[0])
+
+    def trial(self, evaluation_id: int) -> Trial:
+        """The Trial an evaluation was asked as (its config as stored: plain JSON values)."""
+        row = self.evaluation(evaluation_id)
+        model_based = self._db.execute(
+            "SELECT model_based FROM configs WHERE config_id = ?", (row.config_id,)
+        ).fetchone()[0]
+        return Trial(
+            config_id=row.config_id,
+            config=self.config(row.config_id),
+            budget=row.budget,
+            previous_budget=row.previous_budget,
+            bracket=row.bracket,
+            stage=row.stage,
+            model_based=bool(model_based),
+        )
+
+    def events(self, after: int = 0) -> list[EventRow]:
+        """The ask/tell log in order; ``after``: only the events after that seq."""
         rows = self._db.execute(
-            "SELECT seq, kind, evaluation_id, time FROM events ORDER BY seq"
+            "SELECT seq, kind, evaluation_id, time FROM events WHERE seq > ? ORDER BY seq",
+            (int(after),),
         ).fetchall()
         return [EventRow(*row) for row in rows]
 
@@ -448,37 +468,3 @@ def _evaluation(row: tuple) -> EvaluationRow:
     values = list(row)
     values[8] = json.loads(values[8]) if values[8] else {}
     return EvaluationRow(*values)
-
-
-class _Transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (or ROLLBACK on error): one event, all or nothing."""
-
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self._db = connection
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, error: BaseException | None, *exc: object) -> None:
-        if exc_type is None:
-            try:
-                self._db.execute("COMMIT")
-                return
-            except sqlite3.OperationalError as failed:
-                error = failed
-        if self._db.in_transaction:
-            self._db.execute("ROLLBACK")
-        if isinstance(error, sqlite3.OperationalError) and _disk_full(error):
-            path = self._db.execute("PRAGMA database_list").fetchone()[2]
-            raise EnvironmentFault(
-                f"stopped: the disk holding {path} is full ({error}). The store is intact: "
-                "the event being written was rolled back, everything before it is kept. Free "
-                f"space, then continue with: autocnn optimize --resume {Path(path).parent}"
-            ) from error
-        if exc_type is None:
-            raise error  # a COMMIT that failed for another reason
-
-
-def _disk_full(error: sqlite3.OperationalError) -> bool:
-    code = getattr(error, "sqlite_errorcode", None)
-    return code == sqlite3.SQLITE_FULL or "disk is full" in str(error)

@@ -6,7 +6,10 @@ All models work on vectors (see :mod:`.encoding`) and share one small interface:
 - ``propose(rng, pending) -> vector | None``: a snapped vector to evaluate next, or ``None`` while
   the model has too little data (the optimizer then samples at random). ``pending`` holds the
   vectors of running evaluations, which the model treats as bad ("constant liar") and never
-  proposes again (``None`` when every candidate is running), so parallel workers spread out.
+  proposes again (``None`` when every candidate is running), so parallel workers spread out;
+- ``state()`` / ``load_state(state)``: the observations (and a fit whose making drew random
+  numbers: the KDE's) as JSON data, for the optimizer's snapshots
+  (:mod:`autocnn.optimize.snapshot`).
 
 Modes: ``"tpe"`` (default; tree-structured Parzen estimators, useful after ~10 results),
 ``"kde"`` (BOHB's multivariate KDE as in HpBandSter) and ``"random"`` (no model: Hyperband).
@@ -22,12 +25,21 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from autocnn.errors import ConfigError
 from autocnn.optimize.models.encoding import SpaceEncoding
+from autocnn.optimize.snapshot import (
+    SnapshotError,
+    assign,
+    decode,
+    encode,
+    load_fields,
+    save_fields,
+)
 
 MODELS = ("tpe", "kde", "random")
 
@@ -62,6 +74,22 @@ class Observations:
         self._x[self.n] = vector
         self._y[self.n] = loss
         self.n += 1
+
+    @classmethod
+    def restore(cls, x: np.ndarray, y: np.ndarray, capacity: int) -> Observations:
+        """Observations holding exactly these rows, with the buffers :meth:`add` would have."""
+        observations = cls(x.shape[1], capacity)
+        size = len(observations._y)
+        while size < len(y):
+            size = min(2 * size, observations.capacity)
+        if len(y) > observations.capacity:
+            raise SnapshotError(f"{len(y)} observations for a capacity of {capacity}")
+        observations._x = np.empty((size, x.shape[1]))
+        observations._y = np.empty(size)
+        observations._x[: len(y)] = x
+        observations._y[: len(y)] = y
+        observations.n = len(y)
+        return observations
 
     @property
     def x(self) -> np.ndarray:
@@ -120,6 +148,34 @@ class Model:
     def fit_key(self, budget: float | None) -> tuple[float | None, int]:
         """What a model fitted on ``budget`` depends on: refit when this changes."""
         return budget, -1 if budget is None else self.budget_versions[budget]
+
+    # --- snapshots (autocnn.optimize.snapshot): what a model's future depends on ----------------
+    _STATE_FIELDS: tuple[str, ...] = ("version", "budget_versions")
+
+    def state(self) -> dict[str, Any]:
+        """The observations per budget and the counters, as JSON values (subclasses add any
+        fitted model whose fit drew random numbers; the others are refitted when needed)."""
+        data = [[budget, obs.x, obs.y] for budget, obs in self.data.items()]
+        return {"name": self.name, "data": encode(data), **save_fields(self, self._STATE_FIELDS)}
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Become the model ``state`` was taken from (SnapshotError, untouched, if it does not
+        fit)."""
+        if state.get("name") != self.name:
+            raise SnapshotError(f"the state is of a {state.get('name')!r} model, not {self.name!r}")
+        values = self._decode_state(state)
+        data: dict[float, Observations] = {}
+        for budget, x, y in decode(state["data"]):
+            if x.shape != (len(y), self.encoding.dim):
+                raise SnapshotError(
+                    f"observations of shape {x.shape} for a {self.encoding.dim}-D space"
+                )
+            data[float(budget)] = Observations.restore(x, y, self.max_points_per_budget)
+        assign(self, {**values, "data": data})
+
+    def _decode_state(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """The attributes to assign from ``state`` (subclasses add theirs)."""
+        return load_fields(state, self._STATE_FIELDS)
 
     def n_observations(self, budget: float) -> int:
         observations = self.data.get(float(budget))

@@ -35,10 +35,13 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from autocnn.optimize.models import Model
+from autocnn.optimize.snapshot import decode, encode
 
 _LOG_FLOOR = math.log(1e-32)
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
@@ -155,6 +158,21 @@ class KDEModel(Model):
         self.min_points = max(self.min_points_in_model or 0, d + 1)
         self._fit_key: tuple[float | None, int] | None = None
         self._fit: tuple[float, np.ndarray, np.ndarray, MixedKDE] | None = None
+
+    # the fit is saved: its imputation drew random numbers, a refit would draw others
+    _STATE_FIELDS = (*Model._STATE_FIELDS, "_fit_key")
+
+    def state(self) -> dict[str, Any]:
+        fit = None if self._fit is None else self._fit[:3]  # the KDE is rebuilt from ``good``
+        return {**super().state(), "fit": encode(fit)}
+
+    def _decode_state(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        values = super()._decode_state(state)
+        fit = decode(state.get("fit"))
+        if fit is not None:
+            budget, good, bad = fit
+            fit = (budget, good, bad, MixedKDE(good, self.kinds, self.min_bandwidth))
+        return {**values, "_fit": fit}
 
     def model_budget(self) -> float | None:
         """The largest budget with enough results for a model (None: no model yet)."""

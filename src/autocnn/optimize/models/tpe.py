@@ -34,6 +34,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -217,6 +218,10 @@ class TPEModel(Model):
         # results told so far; set by the optimizer's "prior" sampler when PRIOR_BETA > 0
         self.prior: Any = None  # a models.prior.Prior, or None
         self.prior_beta = 0.0
+
+    def _decode_state(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        # the fit is not saved: it draws no random numbers, so a refit gives the same model
+        return {**super()._decode_state(state), "_fit_key": None, "_fit": None}
 
     def model_budget(self) -> float | None:
         """The largest budget with at least ``min_points`` results (None: no model yet)."""
