@@ -112,17 +112,20 @@ class Counting:
         return self.optimizer.ask()
 
 
-@pytest.mark.parametrize("method", list(METHODS))
+VARIANTS = [(method, "random") for method in METHODS] + [("bohb", "prior"), ("hyperband", "prior")]
+
+
+@pytest.mark.parametrize(("method", "sampler"), VARIANTS)
 @pytest.mark.parametrize("n_results", [0, 7, 45, 150])
-def test_snapshot_resume_continues_exactly(tmp_path, method, n_results):
-    live = build(method)
+def test_snapshot_resume_continues_exactly(tmp_path, method, sampler, n_results):
+    live = build(method, sampler=sampler)
     running = record(tmp_path / "run", live, n_results, pending=4, every=10)
     expected = drive(live, list(running), 40)  # the run that was never stopped
 
     warnings: list[str] = []
     with Store.open(tmp_path / "run", readonly=True) as store:
         events, snapshot_seq = store.last_seq(), store.snapshot_seq()
-        fresh = Counting(build(method))
+        fresh = Counting(build(method, sampler=sampler))
         pending = replay(store, fresh, warn=warnings.append)
     assert warnings == []
     if n_results >= 10:  # a snapshot was used: only the events after it were replayed
@@ -132,7 +135,7 @@ def test_snapshot_resume_continues_exactly(tmp_path, method, n_results):
 
     copy = without_snapshots(tmp_path / "run", tmp_path / "full")
     with Store.open(copy, readonly=True) as store:
-        full = Counting(build(method))
+        full = Counting(build(method, sampler=sampler))
         pending_full = replay(store, full)
     assert full.n_asks == n_results + 4  # every ask replayed
     assert [(i, key(t)) for i, t in pending_full] == [(i, key(t)) for i, t in pending]
