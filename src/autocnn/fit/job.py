@@ -132,6 +132,7 @@ def _plan(state: dict, train_set, val_set, clock: BudgetClock, log: Log) -> FitP
     cpus = _cpus(state)
     log(f"measuring this machine: the {state['space']} space's default on {state['dataset']} ...")
     one = probe_speed(reference, train_set, threads=1, steps=12)
+    log(f"measured: {one.img_per_s:,.0f} training images/s on one thread ({one.precision})")
     worker = one.img_per_s * (PARALLEL_SLOWDOWN if cpus > 1 else 1.0)
     speeds = Speeds(worker_img_s=worker, cpus=cpus)
     return make_plan(state["budget_seconds"], n_train=len(train_set), n_val=len(val_set),

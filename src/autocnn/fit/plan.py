@@ -15,9 +15,12 @@ The policy, and the measurements behind it (2-core x86 machine, BENCHMARKS.md):
   final training at 30 minutes; with a few minutes the final training's epochs matter more than a
   few more search evaluations (§7: single models at 20-23 epochs 98.55 %, at 26-33 epochs
   98.87 %).
-- **Workers × threads**: one single-thread worker per CPU. Measured side by side: two 1-thread
-  processes train 11 % (extended default) to 26-36 % (seed-space nets) more images per second in
-  total than one 2-thread process (§1, issue #17), so parallel evaluations win on this CPU.
+- **Workers × threads**: one single-thread worker per CPU. Measured side by side for three nets
+  (seed default, a mid seed-space net, the extended default), 6,400 and 51,200 training images,
+  batch 64 and 256, fp32 and bf16: two 1-thread processes evaluate 1.12-1.63x as many images
+  per second as one 2-thread process in every case (§1.1, issue #17), so no per-net switch is
+  needed on this CPU. The probe runs under the training precision (bf16 autocast where native,
+  :mod:`autocnn.train.precision`), so the plan sees the speed the search will have.
 - **Budgets**: ``eta = 3`` over three rungs, the largest evaluation costing about a sixth of the
   search's worker-seconds (several configs reach it) and the smallest a ninth of that, ~1-2 % of
   the search. The largest budget in epochs follows from the measured seconds per epoch, capped at
@@ -63,7 +66,7 @@ ETA = 3.0
 RUNGS = 3  # budgets max/9, max/3, max
 MAX_EPOCHS = 27.0
 MIN_SEARCH_IMAGES = 300 * 128
-MIN_SEARCH_SECONDS = 15.0  # worker processes start in ~2-5 s each (spawn, import torch)
+MIN_SEARCH_SECONDS = 15.0  # the first worker starts in ~3-4 s (fork server importing torch)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from autocnn import data
 class Probe:
     img_per_s: float  # training images per second in the step loop
     seconds: float  # what the probe itself took
+    precision: str = "fp32"  # what the trainer computed in ("bf16": autocast, precision.py)
 
 
 def probe_speed(
@@ -54,4 +55,4 @@ def probe_speed(
                        device=device)  # fmt: skip
     finally:
         torch.set_num_threads(before)
-    return Probe(result.images_per_second, time.perf_counter() - started)
+    return Probe(result.images_per_second, time.perf_counter() - started, result.precision)

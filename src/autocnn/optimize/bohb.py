@@ -81,7 +81,8 @@ class BOHB:
     model a reference that random samples of a large space rarely reach.
     ``initial_configs``: more configs evaluated first, in order, after the default (a portfolio
     of known-good, diverse nets: :mod:`autocnn.space.portfolio`).
-    ``sampler``: "random" (default: uniform samples, as BOHB) or "prior": PriorBand's mix of
+    ``sampler``: "random" (the engine's default: uniform samples, as BOHB; runs made through
+    ``RunSettings`` default to "prior", measured faster there) or "prior": PriorBand's mix of
     uniform, prior and incumbent-local samples instead (:mod:`autocnn.optimize.sampling`; it
     also holds πBO's prior weight for the TPE model, off by default). ``prior_configs``: the
     prior's centres (default: the initial design, else the space's default).
