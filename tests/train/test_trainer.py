@@ -186,3 +186,25 @@ def test_a_net_at_chance_after_an_epoch_stops_early_when_asked(tiny_sets, tiny_c
     learning = {**tiny_config, "learning_rate": 0.01}
     kept = train(learning, *tiny_sets, epochs=9, stop_if_not_learning=True)
     assert kept.status == "ok" and kept.epochs == 9.0
+
+
+def test_stop_when_ends_the_run_after_the_epoch_it_names(tiny_sets, tiny_config, tmp_path):
+    asked = []
+
+    def stop_at_two(record):
+        asked.append(record.epoch)
+        return "enough" if record.epoch == 2 else None
+
+    save_to = tmp_path / "run.pt"
+    stopped = train(tiny_config, *tiny_sets, epochs=5, stop_when=stop_at_two, save_to=save_to)
+    assert stopped.status == "stopped" and stopped.error == "enough"
+    assert asked == [1.0, 2.0] and stopped.epochs == 2.0
+    assert not save_to.exists()  # a stopped run is not a checkpoint of its budget
+    # its metrics are those of epoch 2 of the same run (same seed, same horizon)
+    prefix = train(tiny_config, *tiny_sets, epochs=2, horizon=5)
+    assert stopped.val_balanced_acc == prefix.val_balanced_acc
+    assert stopped.history[-1].val_loss == prefix.history[-1].val_loss
+    # not asked after the last epoch: there is nothing left to stop
+    asked.clear()
+    done = train(tiny_config, *tiny_sets, epochs=2, stop_when=lambda r: asked.append(r.epoch))
+    assert done.status == "ok" and asked == [1.0]

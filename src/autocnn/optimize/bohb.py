@@ -345,6 +345,20 @@ class BOHB:
         loss, config_id, config = self._best[budget]
         return config_id, dict(config), budget, loss
 
+    def stop_threshold(self, trial: Trial) -> float | None:
+        """The loss a pending ``trial`` must be able to beat to matter (learning-curve early
+        stopping, :mod:`autocnn.optimize.early_stopping`): before a bracket's last stage, the
+        loss that gets a config promoted (once enough of its stage are told); at the last stage,
+        the best loss told at its budget. None: nothing to compare with yet."""
+        record = self._pending.get(trial.config_id)
+        if record is None or record[0].budget != trial.budget:
+            return None
+        _, run, _ = record
+        if run.stage + 1 < len(run.bracket.budgets):
+            return run.promotion_threshold(trial.config_id)
+        best = self._best.get(float(trial.budget))
+        return None if best is None else best[0]
+
     # --- internals -----------------------------------------------------------------------------
     def _pending_vectors(self) -> np.ndarray:
         # Only new configs are "lied" about: a promoted one is known to be good already.

@@ -101,6 +101,21 @@ class BracketRun:
                 ids.append(entry.config_id)
         return ids
 
+    def promotion_threshold(self, config_id: int) -> float | None:
+        """The loss ``config_id`` must beat to be promoted from the current stage: the ``k``-th
+        best loss told so far at this stage among the others, where ``k`` configs go on (None:
+        fewer than ``k`` are in, or this is the last stage)."""
+        if self.stage + 1 >= len(self.bracket.budgets):
+            return None
+        k = self.bracket.n_configs[self.stage + 1]
+        losses = sorted(
+            loss
+            for e in self.entries
+            if e.config_id != config_id
+            and math.isfinite(loss := e.losses.get(self.budget, math.inf))
+        )
+        return losses[k - 1] if len(losses) >= k else None
+
     def settle(self) -> None:
         """Advance through stages whose results are all in (no sampling, so no randomness)."""
         while not (self.done or self.running or self.queue):

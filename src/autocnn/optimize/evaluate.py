@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from autocnn import data
+from autocnn.optimize.early_stopping import CURVE, STOPPED_EARLY, StopRule
 from autocnn.optimize.folder import checkpoint_path
 from autocnn.optimize.settings import RunSettings
 from autocnn.optimize.trial import DIVERGED, FAILED, OK, Result, Trial, environment_result
@@ -132,6 +133,7 @@ class TrainingObjective:
         workdir.mkdir(parents=True, exist_ok=True)
         save_to = checkpoint_path(workdir, trial.budget) if self.keep_checkpoints else None
         init_state, init_info = self.initial_state(trial.config, train_set)
+        rule = None if trial.stop_rule is None else StopRule.from_dict(trial.stop_rule)
 
         result = train(
             trial.config,
@@ -146,17 +148,23 @@ class TrainingObjective:
             precision=self.precision,
             init_state=init_state,
             stop_if_not_learning=self.stop_if_not_learning,
+            stop_when=None if rule is None else lambda r: rule.check(r.epoch, self._loss(r)),
         )
-        if resume_from is not None and save_to is not None:
+        if resume_from is not None and save_to is not None and save_to.exists():
             resume_from.unlink(missing_ok=True)  # the longer checkpoint supersedes it
         metrics = result.to_dict()
         metrics.update(
             epochs=epochs, data_fraction=fraction, continued_from=continued_from, **init_info
         )
+        metrics[CURVE] = [
+            [r.epoch, loss] for r in result.history if (loss := self._loss(r)) is not None
+        ]
         seconds = time.perf_counter() - start
         # what was trained: less than planned when training stopped early (diverged, not learning)
         cost = max(0.0, result.epochs - continued_from) * fraction
-        if result.status != "ok":
+        if result.status == "stopped":  # a result: the loss it had, above what its rung needs
+            metrics[STOPPED_EARLY] = result.error
+        elif result.status != "ok":
             return Result(
                 DIVERGED,
                 metrics=metrics,
@@ -166,3 +174,9 @@ class TrainingObjective:
             )
         score = result.val_balanced_acc if s.metric == "balanced_accuracy" else result.val_acc
         return Result(OK, loss=1.0 - score, metrics=metrics, seconds=seconds, cost=cost)
+
+    def _loss(self, record: Any) -> float | None:
+        """The objective's loss at one epoch of a learning curve (None without validation)."""
+        balanced = self.settings.metric == "balanced_accuracy"
+        score = record.val_balanced_acc if balanced else record.val_acc
+        return None if score is None else 1.0 - score

@@ -39,6 +39,7 @@ from autocnn.optimize.backends import (
     SerialBackend,
     check_free_disk,
 )
+from autocnn.optimize.early_stopping import EarlyStopping
 from autocnn.optimize.folder import RunFolder
 from autocnn.optimize.lock import RunLock
 from autocnn.optimize.protocol import Optimizer
@@ -92,6 +93,7 @@ def run_optimizer(
     backend: Backend | None = None,
     prune_checkpoints: bool = True,
     hard_time_limit: bool = False,
+    early_stopping: bool = False,
 ) -> RunSummary:
     """Run ``optimizer`` on ``objective`` in ``run_dir`` (see the module docstring).
 
@@ -100,7 +102,8 @@ def run_optimizer(
     too, under ``"optimizer"``, and always checked on resume. ``backend`` defaults to
     in-process for ``workers=1`` and a :class:`ProcessBackend` otherwise.
     ``on_event(kind, payload)`` receives ``"start"``, ``"submit"``, ``"result"`` and ``"stop"``
-    events for live progress.
+    events for live progress. ``early_stopping`` ends evaluations whose learning curve cannot
+    reach what their rung needs (:mod:`autocnn.optimize.early_stopping`).
 
     Example::
 
@@ -144,6 +147,9 @@ def run_optimizer(
     pruner = _Pruner(optimizer, run_dir) if prune_checkpoints else None
     warn = lambda message: emit("warning", {"message": message})  # noqa: E731
     snapshots = SnapshotWriter(store, optimizer, warn=warn)
+    stopping = EarlyStopping(optimizer) if early_stopping else None
+    if stopping is not None and resume:
+        stopping.adopt((row.budget, row.result()) for row in store.evaluations(status="ok"))
     try:
         if resume:
             resubmit = replay(store, optimizer, pruner, warn)
@@ -160,6 +166,7 @@ def run_optimizer(
         loop = _Loop(
             store, optimizer, backend, run_dir, emit, pruner, started, time_limit, max_evaluations,
             hard_time_limit=hard_time_limit and time_limit is not None, snapshots=snapshots,
+            stopping=stopping,
         )  # fmt: skip
         emit(
             "start",
@@ -208,10 +215,11 @@ class _Loop:
         max_evaluations: int | None,
         hard_time_limit: bool = False,
         snapshots: SnapshotWriter | None = None,
+        stopping: EarlyStopping | None = None,
     ) -> None:
         self.store, self.optimizer, self.backend = store, optimizer, backend
         self.snapshots = snapshots or SnapshotWriter(store, optimizer)
-        self.run_dir, self.emit, self.pruner = run_dir, emit, pruner
+        self.run_dir, self.emit, self.pruner, self.stopping = run_dir, emit, pruner, stopping
         self.started, self.time_limit, self.max_evaluations = started, time_limit, max_evaluations
         self.running: dict[int, int] = {}  # config_id -> evaluation id
         self.n_finished = 0
@@ -314,6 +322,8 @@ class _Loop:
     def submit(self, evaluation_id: int, trial: Trial) -> None:
         workdir = trial_dir(self.run_dir, trial.config_id)
         self.store.mark_started(evaluation_id)
+        if self.stopping is not None:  # what it must be able to beat, known only now
+            trial = self.stopping.prepare(trial)
         self.backend.submit(trial, workdir)
         self.running[trial.config_id] = evaluation_id
         self.emit("submit", {"trial": trial, "running": len(self.running)})
@@ -323,6 +333,8 @@ class _Loop:
         worker = self.backend.worker_of(trial.config_id)
         self.store.record_tell(evaluation_id, result, worker=worker)  # persist first ...
         self.optimizer.tell(trial, result)  # ... then tell: a kill in between loses nothing
+        if self.stopping is not None:
+            self.stopping.observe(trial, result)
         self.snapshots.count()
         self.snapshots.maybe_write()  # store and optimizer agree here
         self.n_finished += 1

@@ -43,6 +43,7 @@ _LEGACY = {
     "epochs": 0.0,
     "portfolio": False,
     "sampler": "random",
+    "early_stopping": False,
 }
 
 
@@ -117,6 +118,12 @@ class RunSettings:
         "seed space sooner in 3 of 3 seeds, BENCHMARKS §3.1; see autocnn.optimize.sampling) "
         "or random (uniform, as BOHB)",
         choices=SAMPLERS,
+    )
+    early_stopping: bool = option(
+        False,
+        "stop an evaluation after a whole epoch when its learning curve, improving as fast as "
+        "the run's best curve so far, could not beat what its rung needs (see "
+        "autocnn.optimize.early_stopping)",
     )
 
     def __post_init__(self) -> None:

@@ -70,6 +70,9 @@ class Trial:
 
     ``previous_budget`` is the budget this config was last evaluated at (``None`` for a new
     config); an evaluator that keeps checkpoints continues from there instead of retraining.
+    ``stop_rule`` (plain data of :class:`autocnn.optimize.early_stopping.StopRule`, or None)
+    is attached by the runner when the evaluation starts, not by the optimizer: when the
+    evaluation may end before its budget because its curve cannot reach its rung's threshold.
     """
 
     config_id: int
@@ -79,6 +82,7 @@ class Trial:
     bracket: int = 0
     stage: int = 0
     model_based: bool = False
+    stop_rule: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

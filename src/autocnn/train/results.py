@@ -37,7 +37,7 @@ class EpochRecord:
 class TrainResult:
     """What a training run returns. Every field but ``model`` is plain JSON-ready Python."""
 
-    status: str  # "ok" or "diverged"
+    status: str  # "ok", "diverged", or "stopped" (by a stop_when hook)
     epochs: float  # epochs actually reached (a diverged run stops early)
     start_epoch: float  # where this call started (> 0 when resumed from a checkpoint)
     history: list[EpochRecord]

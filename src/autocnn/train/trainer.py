@@ -57,7 +57,7 @@ from autocnn.train.results import DIVERGENCE_LOSS, EpochRecord, EpochSums, Train
 from autocnn.train.schedules import learning_rate_at
 from autocnn.train.settings import TrainSettings
 
-OK, DIVERGED = "ok", "diverged"
+OK, DIVERGED, STOPPED = "ok", "diverged", "stopped"
 CHECK_EVERY = 50  # steps between divergence checks (each one is a device sync)
 # "Not learning": after a whole epoch, train accuracy and validation balanced accuracy both below
 # chance + this share of the way to 100 % (10 classes: 14.5 %). Such a net (dead ReLUs, a
@@ -84,6 +84,7 @@ def train(
     param_groups: Callable[[torch.nn.Module], list[dict[str, Any]]] | None = None,
     before_epoch: Callable[[torch.nn.Module, int], None] | None = None,
     stop_if_not_learning: bool = False,
+    stop_when: Callable[[EpochRecord], str | None] | None = None,
     deadline: float | None = None,
     precision: str = "auto",
 ) -> TrainResult:
@@ -106,6 +107,11 @@ def train(
     and at least ``NOT_LEARNING_MIN_STEPS`` steps (see ``NOT_LEARNING_MARGIN``) with status
     "diverged" and the reason; BOHB's objective uses it so that dead configs cost an epoch or
     two, not their whole budget.
+
+    ``stop_when(record)`` is asked after every whole epoch (that did not diverge); a reason it
+    returns ends the run there with status "stopped" and that reason in ``error``, the metrics
+    of that epoch, and no checkpoint (learning-curve early stopping in a search,
+    :mod:`autocnn.optimize.early_stopping`).
 
     ``deadline`` (a ``time.monotonic()`` value) makes the wall clock part of the schedule, for a
     budget that must hold (``fit``'s final training): the learning rate follows whichever is
@@ -155,12 +161,13 @@ def train(
 
         # --- the step loop: one pass per (rest of an) epoch, then validate, record, judge
         error, last_eval, final_record, train_seconds, out_of_time = None, None, None, 0.0, False
+        stopped = None  # why stop_when ended the run
         lr = _learning_rate(settings, max(step - 1, 0), horizon_steps)  # of the last step taken
         bar = _progress_bar(progress, total_steps - start_step)
         autocast = nullcontext() if amp_dtype is None else torch.autocast(dev.type, amp_dtype)
         model.train()
         clock_start = time.monotonic()
-        while step < total_steps and error is None and not out_of_time:
+        while step < total_steps and error is None and stopped is None and not out_of_time:
             epoch = step // steps_per_epoch
             order = _epoch_order(seed, epoch, train_set, imbalance.balanced_sampling).to(dev)
             stop = min(steps_per_epoch, total_steps - epoch * steps_per_epoch)
@@ -205,6 +212,8 @@ def train(
                 sums = EpochSums.zeros(dev)
                 if stop_if_not_learning and step >= NOT_LEARNING_MIN_STEPS:
                     error = _not_learning_error(record, train_set.n_classes)
+                if error is None and stop_when is not None and step < total_steps:
+                    stopped = stop_when(record)
             else:
                 final_record = record
             if bar is not None:
@@ -219,7 +228,7 @@ def train(
             last_eval = _validate(model, val_set, normalization, dev, amp_dtype is not None)
             if step % steps_per_epoch != 0 and step > 0:
                 final_record = sums.record(step / steps_per_epoch, batch_size, last_eval, 0.0, lr)
-        if error is None and save_to is not None:
+        if error is None and stopped is None and save_to is not None:
             save_run(
                 save_to,
                 identity,
@@ -238,7 +247,7 @@ def train(
     final = last_eval if error is None else None
     trained_images = (step - start_step) * batch_size
     return TrainResult(
-        status=OK if error is None else DIVERGED,
+        status=DIVERGED if error is not None else STOPPED if stopped is not None else OK,
         epochs=step / steps_per_epoch,
         start_epoch=start_step / steps_per_epoch,
         history=history,
@@ -253,7 +262,7 @@ def train(
         steps=step,
         device=str(dev),
         normalization=normalization.to_dict(),
-        error=error,
+        error=error or stopped,
         train_class_counts=[int(n) for n in class_counts],
         imbalance=settings.imbalance.to_dict(),
         precision=precision_name(amp_dtype),
