@@ -17,6 +17,8 @@ Variants (extra ``autocnn optimize`` flags on top of the common command):
 - ``prior``: ``--sampler prior`` (prior-guided sampling around the default: PriorBand's mix and
   πBO's weight, :mod:`autocnn.optimize.sampling`);
 - ``portfolio+prior``: both (the prior is then a mixture over the portfolio's entries).
+- ``prior+stop``: ``prior`` plus learning-curve early stopping (``--early-stopping``,
+  :mod:`autocnn.optimize.early_stopping`).
 
 Per run, from its ``run.db`` (loss = 1 - validation balanced accuracy, the default ``--metric``;
 accuracy below means that score):
@@ -54,6 +56,7 @@ VARIANTS: dict[str, list[str]] = {  # name -> extra `autocnn optimize` flags (ex
     "portfolio": ["--portfolio", "--sampler", "random"],
     "prior": ["--sampler", "prior"],
     "portfolio+prior": ["--portfolio", "--sampler", "prior"],
+    "prior+stop": ["--sampler", "prior", "--early-stopping"],
 }
 # The "before" numbers: plain BOHB, seeds 0-2, 600 s, 2 workers (measured earlier).
 BEFORE = {"seconds_to_target": [75, 153, 509], "best_at_limit": [0.949, 0.956, 0.942]}
