@@ -7,7 +7,6 @@ import math
 import ConfigSpace as CS
 import pytest
 
-from autocnn.data import write_synthetic
 from autocnn.optimize.bohb import BOHB
 from autocnn.optimize.early_stopping import (
     CURVE,
@@ -123,15 +122,6 @@ def test_a_trial_gets_a_rule_only_with_a_threshold_and_enough_curves():
 
 
 # ----------------------------------------------------------------------------- the real objective
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> str:
-    folder = tmp_path_factory.mktemp("tiny")
-    write_synthetic(
-        folder, "tiny", n_classes=4, n_train=400, n_test=40, imbalance=1.0, image_size=16
-    )
-    return f"npz:{folder}"
 
 
 def test_the_objective_stops_where_its_rule_says_and_reports_that_epoch(dataset, tmp_path):

@@ -6,21 +6,11 @@ import math
 
 import pytest
 
-from autocnn.data import write_synthetic
 from autocnn.optimize.evaluate import TrainingObjective
 from autocnn.optimize.folder import checkpoint_path
 from autocnn.optimize.settings import RunSettings
 from autocnn.optimize.trial import FAILED, OK, Trial
 from autocnn.space import default_config, get_space, sample_configs
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> str:
-    folder = tmp_path_factory.mktemp("tiny")
-    write_synthetic(
-        folder, "tiny", n_classes=4, n_train=400, n_test=40, imbalance=1.0, image_size=16
-    )
-    return f"npz:{folder}"
 
 
 def small_config() -> dict:
