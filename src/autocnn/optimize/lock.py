@@ -41,7 +41,7 @@ class RunLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as error:
-            holder = _read(fd)
+            holder = _read_holder(fd)
             os.close(fd)
             if error.errno not in (errno.EWOULDBLOCK, errno.EACCES):
                 raise RunError(
@@ -54,8 +54,9 @@ class RunLock:
                 f", then resume; 'autocnn status {self.run_dir}' reads it meanwhile."
             ) from None
         owner = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(owner).encode(), 0)
+        text = json.dumps(owner).encode()
+        os.pwrite(fd, text, 0)  # then cut: a reader never sees an empty file in between
+        os.ftruncate(fd, len(text))
         self._fd = fd
         return self
 
@@ -71,6 +72,33 @@ class RunLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _read_holder(fd: int, patience: float = 1.0) -> dict:
+    """The holder's description. A lock taken a moment ago may still show the previous owner
+    (a dead pid on this host) or a half-written one: read again for up to ``patience`` s."""
+    deadline = time.monotonic() + patience
+    while True:
+        holder = _read(fd)
+        if _current(holder) or time.monotonic() >= deadline:
+            return holder
+        time.sleep(0.01)
+
+
+def _current(holder: dict) -> bool:
+    """Whether ``holder`` can be the live owner (always, for another host's pid)."""
+    pid = holder.get("pid")
+    if not pid:
+        return False
+    if holder.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, ValueError):
+        return True  # alive but not ours to signal, or not a number: show what it says
+    return True
 
 
 def _read(fd: int) -> dict:
