@@ -172,11 +172,11 @@ class TrainingObjective:
                 seconds=seconds,
                 cost=cost,
             )
-        score = result.val_balanced_acc if s.metric == "balanced_accuracy" else result.val_acc
-        return Result(OK, loss=1.0 - score, metrics=metrics, seconds=seconds, cost=cost)
+        return Result(OK, loss=self._loss(result), metrics=metrics, seconds=seconds, cost=cost)
 
     def _loss(self, record: Any) -> float | None:
-        """The objective's loss at one epoch of a learning curve (None without validation)."""
+        """The objective's loss of a TrainResult or of one epoch of its curve (None without
+        validation)."""
         balanced = self.settings.metric == "balanced_accuracy"
         score = record.val_balanced_acc if balanced else record.val_acc
         return None if score is None else 1.0 - score
