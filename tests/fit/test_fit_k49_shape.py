@@ -46,3 +46,14 @@ def test_fit_report_shows_training_images_beside_per_class_accuracy(k49_fit):
     assert "Per-class accuracy and training images" in page
     assert "Training images per class beside the accuracy" in page  # the counts were found
     assert "did not record its training images" not in page
+
+
+def test_fit_starts_an_imbalanced_set_from_class_balanced_sampling(k49_fit):
+    out, _ = k49_fit
+    state = json.loads((out / "fit.json").read_text())
+    assert state["imbalance"] == "balanced_sampling"
+    chosen = state["stages"]["search"]["incumbent"]
+    trained = json.loads((out / "final" / "metrics.json").read_text())["config"]
+    assert trained == chosen["config"]
+    if chosen["config_id"] is None:  # no search at this budget: the default, made for the tail
+        assert trained["imbalance"] == "balanced_sampling"

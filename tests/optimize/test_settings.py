@@ -103,3 +103,41 @@ def test_train_refuses_non_positive_epochs_and_creates_nothing(tiny_pair, tmp_pa
                  "--quiet"])  # fmt: skip
     assert code == 2 and "--epochs must be a positive number" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_no_imbalance_searches_plain_cross_entropy_only_and_resumes(tiny_pair, tmp_path):
+    from autocnn.optimize.store import STORE_NAME, Store
+
+    out = tmp_path / "run"
+    argv = ["optimize", "--dataset", tiny_pair[1], "--out", str(out), "--quiet",
+            "--min-budget", str(1 / 3), "--max-budget", "1", "--iterations", "0",
+            "--max-evaluations", "6", "--no-imbalance",
+            "--no-default-first"]  # fmt: skip
+    assert main(argv) == 0
+    with Store.open(out / STORE_NAME, readonly=True) as store:
+        assert store.settings["run"]["imbalance"] is False
+        configs = [store.config(r.config_id) for r in store.evaluations()]
+    assert len(configs) > 3 and {c["imbalance"] for c in configs} == {"none"}
+    summary = api.optimize(out=out, resume=True, max_evaluations=9)  # the stored space, rebuilt
+    assert summary.n_evaluations > len(configs)
+    settings = RunSettings("kmnist10k", imbalance=False)
+    old = {k: v for k, v in settings.to_dict().items() if k != "imbalance"}
+    assert RunSettings.from_dict(old).imbalance is True  # runs before the option searched it
+
+
+def test_on_imbalanced_data_the_search_starts_from_class_balanced_sampling(tiny_pair, tmp_path):
+    from autocnn.optimize.store import STORE_NAME, Store
+
+    tiny = {"min_budget": 1 / 3, "max_budget": 1, "iterations": 0, "max_evaluations": 8}
+    tiny["portfolio"] = True
+    for dataset, method in ((tiny_pair[1], "balanced_sampling"), (tiny_pair[0], "none")):
+        out = tmp_path / method
+        api.optimize(dataset, out=out, **tiny)
+        with Store.open(out / STORE_NAME, readonly=True) as store:
+            assert store.settings["imbalance_default"] == method
+            ids = list(dict.fromkeys(r.config_id for r in store.evaluations()))  # in ask order
+            first = [store.config(i) for i in ids[: len(portfolio("seed"))]]
+        # the portfolio (the default first), each entry with the dataset's imbalance handling
+        assert first == [{**c, "imbalance": method} for _, c in portfolio("seed")]
+    again = api.optimize(out=tmp_path / "balanced_sampling", resume=True, max_evaluations=11)
+    assert again.n_this_call > 0  # resumed with the stored default: same space, same optimizer

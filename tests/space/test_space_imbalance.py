@@ -8,6 +8,7 @@ import pytest
 
 from autocnn.errors import ConfigError
 from autocnn.space import default_config, get_space, load_config, sample_configs, validate_config
+from autocnn.space.imbalance import default_method
 from autocnn.train import TrainSettings
 
 SPACES = ["seed", "extended"]
@@ -53,3 +54,25 @@ def test_an_old_runs_config_still_loads_and_means_none(name, tmp_path):
     del old["batch_size"]
     with pytest.raises(ConfigError, match="batch_size"):
         validate_config(old, get_space(name))
+
+
+@pytest.mark.parametrize("name", SPACES)
+def test_a_space_without_imbalance_search_holds_none_and_its_configs_are_full_configs(name):
+    space = get_space(name, imbalance=False)
+    assert space["imbalance"].value == "none"
+    assert "imbalance_beta" not in space and "imbalance_tau" not in space
+    configs = sample_configs(space, 20, seed=0)
+    assert {c["imbalance"] for c in configs} == {"none"}
+    full = get_space(name)
+    assert all(validate_config(c, full) == c for c in configs)  # the pipeline reads them
+    assert validate_config(default_config(name), space) == default_config(name)
+    with pytest.raises(ConfigError, match="imbalance"):
+        validate_config({**default_config(name), "imbalance": "balanced_sampling"}, space)
+
+
+@pytest.mark.parametrize("name", SPACES)
+def test_an_imbalanced_datasets_space_defaults_to_balanced_sampling(name):
+    space = get_space(name, imbalance_default=default_method([400, 100, 40]))
+    default = dict(space.get_default_configuration())
+    assert default == {**default_config(name), "imbalance": "balanced_sampling"}
+    assert default_method([50, 50, 49]) == "none"

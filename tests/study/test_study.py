@@ -65,6 +65,16 @@ def test_smoke_study_runs_every_stage_and_writes_the_table(smoke):
     assert "weight transfer" in markdown and "± " in markdown and "ensemble bal. acc" in markdown
     weights = json.loads((out / "final" / "weights-dest" / "metrics.json").read_text())
     assert weights["freeze_epochs"] == 1 and weights["summary"]["n_classes"] == 6
+    # the long-tailed destination is fine-tuned with class-balanced sampling, whatever the
+    # (balanced) source's search picked
+    assert weights["config"]["imbalance"] == "balanced_sampling"
+    # ... and both destination searches start from it (their first config: default / source's)
+    from autocnn.optimize.store import Store
+
+    for name in ("config-dest", "bohb-dest"):
+        with Store.open(out / "runs" / name, readonly=True) as store:
+            first = store.config(store.evaluations()[0].config_id)
+        assert first["imbalance"] == "balanced_sampling"
 
 
 def test_only_final_evaluations_read_test_parts(smoke):
@@ -171,3 +181,31 @@ def test_study_data_stage_records_the_names_and_writes_no_files(kmnist_dir, tmp_
     assert result["info"]["dest"]["class_counts"] == class_sizes(400, 10)
     assert result["info"]["source"]["n_train"] == 4000
     assert not list(tmp_path.iterdir())
+
+
+def test_a_study_without_imbalance_handling_trains_plain_cross_entropy_on_the_destination(
+    tiny_pair, tmp_path, monkeypatch
+):
+    from autocnn.optimize.store import Store
+    from autocnn.study import presets
+
+    tiny = presets.Preset("tiny", 3, 1 / 3, 1.0, 1, 1.0, 1, 1.0, 0, 0.1)
+    monkeypatch.setitem(presets.PRESETS, "tiny", tiny)
+    out = tmp_path / "s"
+    study(*tiny_pair, out=out, preset="tiny", imbalance=False)
+    assert json.loads((out / "study-settings.json").read_text())["imbalance"] is False
+    weights = json.loads((out / "final" / "weights-dest" / "metrics.json").read_text())
+    assert weights["config"]["imbalance"] == "none"
+    methods = {}
+    for name in ("config-dest", "bohb-dest"):
+        with Store.open(out / "runs" / name, readonly=True) as store:
+            rows = store.evaluations()
+            methods[name] = {store.config(r.config_id).get("imbalance") for r in rows}
+    assert methods["bohb-dest"] == {"none"}
+    assert methods["config-dest"] <= {None, "none"}  # not searched: fixed in the merged config
+    incumbent = json.loads((out / "runs" / "config-dest" / "incumbent.json").read_text())
+    assert incumbent["config"]["imbalance"] == "none"
+    # the (balanced) source is searched as always
+    space = json.loads((out / "runs" / "bohb-source" / "space.json").read_text())
+    (method,) = [hp for hp in space["hyperparameters"] if hp["name"] == "imbalance"]
+    assert len(method["choices"]) == 4

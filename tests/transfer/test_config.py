@@ -143,3 +143,30 @@ def test_transfer_config_iterations_0_means_what_it_means_for_optimize(tiny_pair
     summary = api.transfer_config(run, dest, out=tmp_path / "tc", min_budget=1 / 3, max_budget=1,
                                   iterations=0, max_evaluations=3)  # fmt: skip
     assert summary.n_evaluations == 3 and summary.stopped == "max_evaluations"
+
+
+def test_no_imbalance_fixes_none_whatever_the_source_had():
+    source = {**default_config("seed"), "imbalance": "logit_adjustment", "imbalance_tau": 0.5}
+    reduced = reduce_space(source, "seed", dest_class_counts=[400, 100, 40], imbalance=False)
+    assert not set(reduced.searched) & {"imbalance", "imbalance_beta", "imbalance_tau"}
+    merged = reduced.merge(reduced.space.get_default_configuration())
+    assert merged["imbalance"] == "none" and "imbalance_tau" not in merged
+    assert merged == {k: v for k, v in source.items() if k != "imbalance_tau"} | {
+        "imbalance": "none"
+    }
+
+
+def test_a_searched_imbalance_handling_starts_from_the_destinations_default():
+    source = {**default_config("seed"), "imbalance": "logit_adjustment", "imbalance_tau": 0.5}
+    longtail = [400, 100, 40]
+    reduced = reduce_space(source, "seed", dest_class_counts=longtail,
+                           imbalance_start="balanced_sampling")  # fmt: skip
+    assert "imbalance" in reduced.searched
+    start = reduced.merge(reduced.space.get_default_configuration())
+    assert start == {k: v for k, v in source.items() if k != "imbalance_tau"} | {
+        "imbalance": "balanced_sampling"
+    }
+    # on a balanced destination nothing is searched and the source's handling stays
+    balanced = reduce_space(source, "seed", dest_class_counts=[50, 50, 50],
+                            imbalance_start="balanced_sampling")  # fmt: skip
+    assert balanced.merge(balanced.space.get_default_configuration()) == source

@@ -107,3 +107,37 @@ def test_other_image_size_and_missing_source(source, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError, match="holds no model"):
         source_checkpoint(tmp_path / "empty")
+
+
+@pytest.mark.parametrize(
+    ("option", "dest_index", "expected"),
+    [
+        ("auto", 1, {"imbalance": "balanced_sampling"}),  # long-tailed destination
+        ("auto", 0, {"imbalance": "none"}),  # balanced destination
+        ("source", 1, {"imbalance": "logit_adjustment", "imbalance_tau": 0.5}),
+        ("weighted_loss", 1, {"imbalance": "weighted_loss", "imbalance_beta": 1.0}),
+    ],
+)
+def test_weight_transfer_fine_tunes_with_the_destinations_imbalance_handling(
+    option, dest_index, expected, source_sets, bn_config, tiny_pair, tmp_path
+):
+    import json
+
+    from autocnn.transfer.weight_transfer import transfer_weights
+
+    config = {**bn_config, "imbalance": "logit_adjustment", "imbalance_tau": 0.5}
+    train(config, source_sets[0], None, epochs=1, seed=0, save_to=tmp_path / "src" / "model.pt")
+    out = tmp_path / "tw"
+    transfer_weights(tmp_path / "src", tiny_pair[dest_index], out=out, epochs=1, seeds=1,
+                     imbalance=option)  # fmt: skip
+    metrics = json.loads((out / "metrics.json").read_text())
+    imbalance_keys = {k: v for k, v in metrics["config"].items() if k.startswith("imbalance")}
+    assert imbalance_keys == expected and metrics["imbalance_option"] == option
+
+
+def test_an_unknown_imbalance_option_writes_nothing(source, tiny_pair, tmp_path):
+    from autocnn.transfer.weight_transfer import transfer_weights
+
+    with pytest.raises(ConfigError, match="--imbalance 'balanced'.*auto, source, none"):
+        transfer_weights(source.path, tiny_pair[1], out=tmp_path / "tw", imbalance="balanced")
+    assert not (tmp_path / "tw").exists()

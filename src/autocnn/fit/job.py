@@ -37,6 +37,7 @@ from autocnn.fit.plan import FitPlan, Speeds, final_epochs, make_plan
 from autocnn.fit.probe import probe_speed
 from autocnn.optimize.lock import RunLock
 from autocnn.optimize.settings import Execution, RunSettings
+from autocnn.space.imbalance import default_method, with_imbalance
 
 Log = Callable[[str], None]
 # Two 1-thread workers side by side each run ~10 % slower than one alone (memory bandwidth;
@@ -96,6 +97,10 @@ def fit(
         RunSettings.val_fraction,
         seed=state["seed"],
     )
+    if "imbalance" not in state:  # the default's class-imbalance handling, as a search's
+        state["imbalance"] = default_method(train_set.class_counts().tolist())
+        if state["imbalance"] != "none":
+            log(f"imbalanced classes: the default trains with {state['imbalance']}")
     if "plan" not in state:
         state["plan"] = _plan(state, train_set, val_set, clock, log).to_dict()
     plan = FitPlan.from_dict(state["plan"])
@@ -199,8 +204,9 @@ def _search(folder: FitFolder, state: dict, plan: FitPlan, clock: BudgetClock, o
 
 
 def _default_choice(state: dict) -> dict:
-    return {"config_id": None, "budget": None, "val_loss": None,
-            "config": space.default_config(state["space"])}  # fmt: skip
+    """The space's default, with the imbalance handling a search of this data starts from."""
+    config = with_imbalance(space.default_config(state["space"]), state.get("imbalance", "none"))
+    return {"config_id": None, "budget": None, "val_loss": None, "config": config}
 
 
 def _train_final(

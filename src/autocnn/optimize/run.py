@@ -27,7 +27,11 @@ from autocnn.optimize.replay import warm_start as feed_earlier_run
 from autocnn.optimize.runner import EventHook, RunSummary, run_optimizer, summarize
 from autocnn.optimize.settings import Execution, RunSettings, split_options
 from autocnn.optimize.store import Store, StoreSummary
+from autocnn.space.imbalance import default_method, with_imbalance
 from autocnn.space.portfolio import portfolio
+
+# The stored setting naming the imbalance handling of a run's default config (search_space).
+IMBALANCE_DEFAULT_KEY = "imbalance_default"
 
 
 def stored_run_settings(folder: RunFolder) -> tuple[RunSettings, dict[str, Any]]:
@@ -51,10 +55,18 @@ def optimizer_from_settings(settings: RunSettings, config_space) -> BOHB:
         n_iterations=settings.iterations,
         seed=settings.seed,
         start_with_default=settings.start_with_default,
-        initial_configs=[c for _, c in portfolio(settings.space)] if settings.portfolio else (),
+        initial_configs=_portfolio(settings, config_space) if settings.portfolio else (),
         sampler=settings.sampler,
         **({} if settings.method == "random" else {"schedule": settings.schedule}),
     )
+
+
+def _portfolio(settings: RunSettings, config_space: Any) -> list[dict[str, Any]]:
+    """The space's portfolio, each entry with the imbalance handling of the space's default (an
+    imbalanced dataset's: see :func:`search_space`)."""
+    method = config_space["imbalance"].default_value
+    entries = [config for _, config in portfolio(settings.space)]
+    return [c if c["imbalance"] == method else with_imbalance(c, method) for c in entries]
 
 
 def resolve_settings(
@@ -195,17 +207,40 @@ def optimize(
     :mod:`autocnn.optimize.ray_backend`). Returns a :class:`RunSummary`.
     """
     folder = RunFolder(out)
-    settings, execution, _ = resolve_settings(folder, resume, dataset, settings, execution, options)
+    settings, execution, stored = resolve_settings(
+        folder, resume, dataset, settings, execution, options
+    )
+    objective = TrainingObjective(settings)
+    config_space, extra = search_space(settings, objective, stored if resume else None)
     return run_search(
         folder,
         settings,
         execution,
-        config_space=space.get_space(settings.space),
-        objective=TrainingObjective(settings),
+        config_space=config_space,
+        objective=objective,
         resume=resume,
         warm_start=warm_start,
         on_event=on_event,
+        stored_extra=extra,
     )
+
+
+def search_space(
+    settings: RunSettings, objective: TrainingObjective, stored: dict[str, Any] | None = None
+) -> tuple[Any, dict[str, Any]]:
+    """``(ConfigSpace, settings to store)`` of a run: its space, whose default (the first config,
+    and the prior's centre) handles class imbalance when the training split is imbalanced
+    (:func:`autocnn.space.imbalance.default_method`), unless ``--no-imbalance``. A resumed run
+    (``stored``) gets the default it was made with; runs from before this rule: none."""
+    if not settings.imbalance:
+        return space.get_space(settings.space, imbalance=False), {}
+    if stored is not None:
+        method = stored.get(IMBALANCE_DEFAULT_KEY)
+        extra = {} if method is None else {IMBALANCE_DEFAULT_KEY: method}
+    else:
+        method = default_method(objective.splits()[0].class_counts().tolist())
+        extra = {IMBALANCE_DEFAULT_KEY: method}
+    return space.get_space(settings.space, imbalance_default=method), extra
 
 
 def continuation_savings(run: str | Path) -> tuple[float, float]:

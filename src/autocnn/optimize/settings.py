@@ -119,6 +119,13 @@ class RunSettings:
         "or random (uniform, as BOHB)",
         choices=SAMPLERS,
     )
+    imbalance: bool = option(
+        True,
+        "search the class-imbalance handling (none / weighted loss / balanced sampling / logit "
+        "adjustment; see autocnn.space.imbalance); --no-imbalance fixes it to none (plain "
+        "cross-entropy)",
+        flag="--no-imbalance",
+    )
     early_stopping: bool = option(
         False,
         "stop an evaluation after a whole epoch when its learning curve, improving as fast as "

@@ -118,6 +118,7 @@ def detail_table(study: dict[str, Any]) -> Table:
                 mean_std(r.get("test_balanced_acc")),
                 _percent(r.get("ensemble_test_balanced_acc")),
                 mean_std(r.get("test_worst_class_acc")),
+                r.get("imbalance") or "-",
                 r.get("n_params"),
                 r.get("epochs"),
                 f"{r['search_seconds']:.1f}" if _number(r.get("search_seconds")) else "-",
@@ -127,14 +128,16 @@ def detail_table(study: dict[str, Any]) -> Table:
     return Table(
         "Details per method",
         ["dataset", "method", "train acc", "val acc", "val bal. acc", "test acc",
-         "test bal. acc", "ensemble bal. acc", "worst-class acc", "parameters", "final epochs",
+         "test bal. acc", "ensemble bal. acc", "worst-class acc", "imbalance", "parameters",
+         "final epochs",
          "search [s]", "final [s]"],
         rows,
         "Accuracies in %. Validation: the search's incumbent (BOHB, config transfer) or a "
         "validation run (default config, weight transfer); train and test: mean \u00b1 std over "
         "the final-evaluation seeds; worst-class: the lowest per-class test accuracy of "
         "each seed's model ('-': a study from before it was recorded); ensemble: the seeds' "
-        "models as one (probabilities averaged; 2+ seeds). Search seconds: wall time of the "
+        "models as one (probabilities averaged; 2+ seeds); imbalance: the class-imbalance "
+        "handling the final models trained with. Search seconds: wall time of the "
         "search; final seconds: all "
         "seeds' final training and testing.",
         compact=True,

@@ -50,15 +50,23 @@ def _check_name(name: str) -> None:
         raise ConfigError(f"unknown search space {name!r}; known spaces: {sorted(SPACES)}")
 
 
-def get_space(name: str = "seed", seed: int | None = None) -> ConfigurationSpace:
-    """A fresh ConfigurationSpace by name; ``seed`` seeds its sampler.
+def get_space(
+    name: str = "seed",
+    seed: int | None = None,
+    *,
+    imbalance: bool = True,
+    imbalance_default: str | None = None,
+) -> ConfigurationSpace:
+    """A fresh ConfigurationSpace by name; ``seed`` seeds its sampler; ``imbalance=False``
+    fixes the class-imbalance handling to ``"none"`` instead of searching it;
+    ``imbalance_default`` makes another method the default's (an imbalanced dataset's search).
 
     Example:
         >>> len(list(get_space("seed").keys())) > 30
         True
     """
     _check_name(name)
-    return SPACES[name](seed=seed)
+    return SPACES[name](seed=seed, imbalance=imbalance, imbalance_default=imbalance_default)
 
 
 def default_config(name: str = "seed") -> dict[str, Any]:

@@ -78,8 +78,10 @@ EXTENDED_DEFAULT: dict[str, Any] = {
 }
 
 
-def extended_space(seed: int | None = None) -> ConfigurationSpace:
-    """Build the extended space.
+def extended_space(
+    seed: int | None = None, imbalance: bool = True, imbalance_default: str | None = None
+) -> ConfigurationSpace:
+    """Build the extended space (``imbalance`` and ``imbalance_default``: as for the seed space).
 
     Example:
         >>> space = extended_space(seed=0)
@@ -144,7 +146,9 @@ def extended_space(seed: int | None = None) -> ConfigurationSpace:
         EqualsCondition(momentum, optimizer, "sgd"),
     ]
     conditions += [EqualsCondition(hp, augment, "affine") for hp in aug]
-    imbalance_hps, imbalance_conditions = imbalance_hyperparameters(d["imbalance"])
+    imbalance_hps, imbalance_conditions = imbalance_hyperparameters(
+        imbalance_default or d["imbalance"], searched=imbalance
+    )
     space.add([*hps, *imbalance_hps])
     space.add([*conditions, *imbalance_conditions])
     return space

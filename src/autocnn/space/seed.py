@@ -95,8 +95,14 @@ def _fc_layer(j: int, n_fc: Integer) -> tuple[list, list]:
     return [*layer_hps, dropout_rate], conditions
 
 
-def seed_space(seed: int | None = None) -> ConfigurationSpace:
+def seed_space(
+    seed: int | None = None, imbalance: bool = True, imbalance_default: str | None = None
+) -> ConfigurationSpace:
     """Build the seed space (46 hyperparameters, 3 for class imbalance; valid by construction).
+
+    ``imbalance=False``: the class-imbalance handling fixed to ``"none"``;
+    ``imbalance_default``: the default's method instead of none (see
+    :mod:`autocnn.space.imbalance`).
 
     Example:
         >>> space = seed_space(seed=0)
@@ -126,7 +132,9 @@ def seed_space(seed: int | None = None) -> ConfigurationSpace:
         layer_hps, layer_conditions = _fc_layer(j, n_fc)
         hps += layer_hps
         conditions += layer_conditions
-    imbalance_hps, imbalance_conditions = imbalance_hyperparameters(SEED_DEFAULT["imbalance"])
+    imbalance_hps, imbalance_conditions = imbalance_hyperparameters(
+        imbalance_default or SEED_DEFAULT["imbalance"], searched=imbalance
+    )
     space.add([*hps, *imbalance_hps])
     space.add([*conditions, *imbalance_conditions])
     return space

@@ -34,6 +34,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-dest-bohb", action="store_true", help="skip BOHB from scratch on the destination"
     )
+    p.add_argument(
+        "--no-imbalance", action="store_true",
+        help="no class-imbalance handling on the destination: its searches fix it to none and "
+        "weight transfer fine-tunes without (to measure what the handling brings)",
+    )  # fmt: skip
     p.add_argument("--resume", action="store_true", help="continue the study in --out")
     p.add_argument("--quiet", action="store_true", help="print no stage progress")
     p.set_defaults(func=cmd_study)
@@ -58,6 +63,7 @@ def cmd_study(args: argparse.Namespace) -> int:
         seed=args.seed,
         init_weights=args.init_weights,
         dest_bohb=not args.no_dest_bohb,
+        imbalance=not args.no_imbalance,
         on_stage=on_stage,
     )
     print(result["markdown"])

@@ -67,6 +67,7 @@ def study(
     seed: int = 0,
     init_weights: bool = False,
     dest_bohb: bool = True,
+    imbalance: bool = True,
     on_stage: StageHook | None = None,
 ) -> dict[str, Any]:
     """Run (or with ``resume=True`` continue) the study in ``out``; returns ``study.json``.
@@ -75,8 +76,11 @@ def study(
     local stand-ins ``kmnist10k-source`` / ``kmnist10k-dest-longtail`` (see
     :mod:`autocnn.data.derived`). ``preset``: smoke, small or paper (:mod:`.presets`).
     ``init_weights``: configuration transfer starts its trials from the source model.
-    ``dest_bohb=False`` skips the from-scratch BOHB baseline on the destination. On resume the
-    stored settings are used; only ``workers`` may change.
+    ``dest_bohb=False`` skips the from-scratch BOHB baseline on the destination.
+    ``imbalance=False``: no class-imbalance handling on the destination (its searches fix it to
+    none, weight transfer fine-tunes without; the source is searched as always), to measure
+    what the handling brings. On resume the stored settings are used; only ``workers`` may
+    change.
     """
     from autocnn.artifacts import write_json
 
@@ -101,6 +105,7 @@ def study(
             "seed": seed,
             "init_weights": init_weights,
             "dest_bohb": dest_bohb,
+            "imbalance": imbalance,
         }
         out.mkdir(parents=True, exist_ok=True)
         write_json(settings_path, settings)
@@ -195,7 +200,13 @@ class _Context:
             "epochs_trained": totals.cost,
         }
 
-    def _bohb(self, folder: str, dataset: str) -> dict[str, Any]:
+    @property
+    def dest_imbalance(self) -> bool:
+        """Whether the destination's steps handle class imbalance (a study stored before this
+        setting: yes)."""
+        return self.settings.get("imbalance", True)
+
+    def _bohb(self, folder: str, dataset: str, imbalance: bool = True) -> dict[str, Any]:
         from autocnn.optimize.run import optimize
 
         p, s = self.preset, self.settings
@@ -205,6 +216,7 @@ class _Context:
                 dataset, out=target, space=s["space"], eta=p.eta, min_budget=p.min_budget,
                 max_budget=p.max_budget, iterations=p.iterations, workers=self.workers,
                 seed=s["seed"], resume=resume, data_dir=s["data_dir"], time_limit=time_limit,
+                imbalance=imbalance,
             )  # fmt: skip
 
         return self._search(folder, run)
@@ -265,6 +277,7 @@ class _Context:
                 epochs=p.finetune_epochs, freeze_epochs=p.freeze_epochs,
                 backbone_lr_factor=p.backbone_lr_factor, seeds=p.seeds, seed=s["seed"],
                 data_dir=s["data_dir"], validate=True,
+                imbalance="auto" if self.dest_imbalance else "none",
             )  # fmt: skip
 
         return self._final("weights-dest", run)
@@ -281,6 +294,7 @@ class _Context:
                 init_weights=init, eta=p.eta, min_budget=p.min_budget, max_budget=p.max_budget,
                 iterations=p.iterations, workers=self.workers, seed=s["seed"], resume=resume,
                 data_dir=s["data_dir"], time_limit=time_limit,
+                imbalance=self.dest_imbalance,
             )  # fmt: skip
 
         return self._search("config-dest", run)
@@ -291,7 +305,7 @@ class _Context:
     def stage_bohb_dest(self) -> dict[str, Any]:
         if not self.settings["dest_bohb"]:
             return {"skipped": True}
-        return self._bohb("bohb-dest", self.datasets["dest"])
+        return self._bohb("bohb-dest", self.datasets["dest"], self.dest_imbalance)
 
     def stage_final_bohb_dest(self) -> dict[str, Any]:
         if not self.settings["dest_bohb"]:

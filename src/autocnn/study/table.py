@@ -5,7 +5,9 @@ One row per (dataset, method). Validation scores come from the search that chose
 test scores are the final evaluations' mean ± std over seeds, and (with 2+ seeds) the test balanced
 accuracy of the seeds' models as one ensemble, probabilities averaged. "Worst-class acc" is the
 lowest per-class test accuracy of each seed's model, mean ± std (from the final evaluation's
-``metrics.json``; studies from before it was recorded show "-"). "best" is the method with the
+``metrics.json``; studies from before it was recorded show "-"). "imbalance" is the class-
+imbalance handling the final models trained with (chosen by the search, weight transfer's rule,
+or ``none`` with ``--no-imbalance``). "best" is the method with the
 highest mean test balanced accuracy on that dataset (the K49 metric; reported, not used to pick
 anything).
 """
@@ -48,6 +50,7 @@ def _row(role: str, method: str, label: str, final: dict, search: dict | None) -
         "test_balanced_acc": summary["test_balanced_acc"],
         "test_worst_class_acc": summary.get("test_worst_class_acc"),
         "ensemble_test_balanced_acc": ensemble.get("test_balanced_acc"),
+        "imbalance": (final["final"].get("config") or {}).get("imbalance", "none"),
         "n_params": summary.get("n_params"),
         "epochs": final["final"].get("epochs"),
         "search_seconds": search_seconds,
@@ -105,7 +108,10 @@ def table_markdown(payload: dict[str, Any]) -> str:
         f"# autocnn study: {settings['source']} -> {settings['dest']}",
         "",
         f"Preset `{settings['preset']}`, space `{settings['space']}`, seed {settings['seed']}. "
-        "Test balanced accuracy in %, mean ± std over the final-evaluation seeds.",
+        "Test balanced accuracy in %, mean ± std over the final-evaluation seeds. Class-imbalance "
+        "handling on the destination: "
+        + ("on" if settings.get("imbalance", True) else "off (`--no-imbalance`)")
+        + ".",
         "",
         "| dataset | " + " | ".join(labels.values()) + " | best |",
         "|---|" + "---|" * (len(labels) + 1),
@@ -118,8 +124,8 @@ def table_markdown(payload: dict[str, Any]) -> str:
     lines += [
         "",
         "| dataset | method | train acc | val acc | val bal. acc | test acc | test bal. acc "
-        "| ensemble bal. acc | worst-class acc | params | search s | final s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| ensemble bal. acc | worst-class acc | imbalance | params | search s | final s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in payload["rows"]:
         lines.append(
@@ -127,7 +133,8 @@ def table_markdown(payload: dict[str, Any]) -> str:
             f"{_percent(r['val_acc'])} | {_percent(r['val_balanced_acc'])} | "
             f"{format_mean_std(r['test_acc'])} | {format_mean_std(r['test_balanced_acc'])} | "
             f"{_percent(r.get('ensemble_test_balanced_acc'))} | "
-            f"{format_mean_std(r.get('test_worst_class_acc'))} | {r['n_params'] or '-'} | "
+            f"{format_mean_std(r.get('test_worst_class_acc'))} | {r.get('imbalance', '-')} | "
+            f"{r['n_params'] or '-'} | "
             f"{_seconds(r['search_seconds'])} | "
             f"{_seconds(r['final_seconds'])} |"
         )

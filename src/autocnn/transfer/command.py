@@ -13,6 +13,7 @@ import argparse
 import json
 
 from autocnn.optimize.settings import add_search_options
+from autocnn.space.imbalance import IMBALANCE_CHOICES
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -45,6 +46,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="learning-rate factor of the copied layers, e.g. 0.1 (1.0)",
     )  # fmt: skip
     p.add_argument("--learning-rate", type=float, default=None, help="override the source config's")
+    p.add_argument(
+        "--imbalance", default="auto", choices=IMBALANCE_CHOICES,
+        help="class-imbalance handling of the fine-tuning: auto (balanced sampling on an "
+        "imbalanced destination, else none), source (the source config's) or a method (auto)",
+    )  # fmt: skip
     p.add_argument("--seeds", type=int, default=3, help="models trained and tested (3)")
     p.add_argument("--seed", type=int, default=0, help="first training seed (0)")
     p.add_argument(
@@ -93,6 +99,7 @@ def cmd_transfer_weights(args: argparse.Namespace) -> int:
         freeze_epochs=args.freeze_epochs,
         backbone_lr_factor=args.backbone_lr_factor,
         learning_rate=args.learning_rate,
+        imbalance=args.imbalance,
         seeds=args.seeds,
         seed=args.seed,
         data_dir=args.data_dir,

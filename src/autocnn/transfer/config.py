@@ -10,7 +10,9 @@ the source's when the destination is known to be balanced), plus any hyperparame
 names. The imbalance handling is searched because it belongs to the destination's class
 distribution, not to the source's architecture: the source (balanced KMNIST, say) had no reason
 to pick it, and on a long-tailed destination it changes balanced accuracy most where the fixed
-architecture cannot. It is a ConfigSpace with only the searched hyperparameters; a
+architecture cannot; for the same reason the search starts from the destination's default
+handling (:func:`autocnn.space.imbalance.default_method`), not from the source's
+(``--no-imbalance``: fixed to none). It is a ConfigSpace with only the searched hyperparameters; a
 merge step (:meth:`ReducedSpace.merge`) fills in the rest and validates the result in the FULL
 space, so every config the optimizer proposes is a valid full config by construction:
 
@@ -49,7 +51,7 @@ from autocnn.errors import ConfigError, RunError
 # re-exported here.
 from autocnn.final.sources import condition_holds as _satisfied
 from autocnn.final.sources import merge_config, run_incumbent
-from autocnn.space.imbalance import IMBALANCE_KEYS
+from autocnn.space.imbalance import IMBALANCE_KEYS, with_imbalance
 
 _LAYER = re.compile(r"^(conv|fc|stage)(\d+)_(.+)$")
 
@@ -131,13 +133,18 @@ def reduce_space(
     search: Iterable[str] | None = None,
     seed: int | None = None,
     dest_class_counts: Sequence[int] | None = None,
+    imbalance: bool = True,
+    imbalance_start: str | None = None,
 ) -> ReducedSpace:
     """The reduced space around ``source`` (a config of space ``space_name``).
 
     ``search``: extra hyperparameter names searched besides the defaults
     (:func:`default_searched`); ``dest_class_counts``: the destination's training images per
-    class (balanced: the imbalance handling stays the source's). ConfigError for an unknown
-    name or an invalid source config.
+    class (balanced: the imbalance handling stays the source's); ``imbalance=False``
+    (``--no-imbalance``): the imbalance handling fixed to ``"none"`` whatever the source had;
+    ``imbalance_start``: where a searched imbalance handling starts (the reduced default; its
+    parameter at the full space's default) instead of the source's value.
+    ConfigError for an unknown name or an invalid source config.
     """
     full = space.get_space(space_name)
     source = space.validate_config(source, full)
@@ -148,8 +155,14 @@ def reduce_space(
             f"--search names {unknown}, which space {space_name!r} does not have; known: "
             f"{', '.join(sorted(full))}"
         )
-    wanted = set(default_searched(full, is_imbalanced(dest_class_counts))) | set(extra)
+    searched_imbalance = imbalance and is_imbalanced(dest_class_counts)
+    wanted = set(default_searched(full, searched_imbalance)) | set(extra)
     anchor = anchor_values(source, full)
+    if not imbalance:
+        anchor["imbalance"] = "none"  # its beta / tau children are then inactive: dropped
+        wanted -= set(IMBALANCE_KEYS)
+    elif searched_imbalance and imbalance_start is not None:
+        anchor.update(with_imbalance({}, imbalance_start))
 
     status: dict[str, str] = {}  # "always" | "maybe" | "never" active
     for name in full:

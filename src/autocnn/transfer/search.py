@@ -30,6 +30,7 @@ from autocnn.optimize.evaluate import TrainingObjective
 from autocnn.optimize.folder import RunFolder
 from autocnn.optimize.settings import Execution, RunSettings
 from autocnn.optimize.trial import FAILED, Result, Trial
+from autocnn.space.imbalance import default_method
 from autocnn.transfer.config import merge_config, reduce_space, source_config
 
 # Per-process cache of source weights for init_weights: path -> state dict.
@@ -112,6 +113,8 @@ def transfer_config(
         reduced = reduce_space(
             info["source_config"], run.space, info["extra_search"],
             dest_class_counts=info.get("dest_class_counts"),  # absent: a run from before
+            imbalance=run.imbalance,
+            imbalance_start=info.get("imbalance_start"),  # absent: a run from before (source's)
         )  # fmt: skip
     else:
         config, space_name = source_config(source)
@@ -124,7 +127,12 @@ def transfer_config(
         extra = [s.strip() for s in extra if s.strip()]
         # the destination's imbalance decides whether its handling is searched
         counts = TrainingObjective(run).splits()[0].class_counts().tolist()
-        reduced = reduce_space(config, space_name, extra, dest_class_counts=counts)
+        # ... and, searched, starts from the destination's default handling, not the source's
+        start = default_method(counts)
+        reduced = reduce_space(
+            config, space_name, extra, dest_class_counts=counts, imbalance=run.imbalance,
+            imbalance_start=start,
+        )  # fmt: skip
         weights = None
         if init_weights is True:
             weights = str(source_checkpoint(source).resolve())
@@ -138,6 +146,7 @@ def transfer_config(
             "anchor": reduced.anchor,
             "init_weights": weights,
             "dest_class_counts": counts,
+            "imbalance_start": start,
         }
     objective = TransferObjective(
         run,

@@ -12,12 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from autocnn import data
+from autocnn.errors import ConfigError
 from autocnn.final.evaluation import (
     METRICS_FILE,
     FinalResult,
     final_evaluation,
     training_seeds,
 )
+from autocnn.space.imbalance import IMBALANCE_CHOICES, default_method, with_imbalance
 from autocnn.train.settings import learning_rate_key
 
 
@@ -30,6 +32,7 @@ def transfer_weights(
     freeze_epochs: int = 0,
     backbone_lr_factor: float = 1.0,
     learning_rate: float | None = None,
+    imbalance: str = "auto",
     seeds: int = 3,
     seed: int = 0,
     data_dir: str | Path | None = None,
@@ -45,7 +48,11 @@ def transfer_weights(
     was kept) is rebuilt with a new head for ``dataset``'s classes, every other weight and BN
     statistic copied, and fine-tuned on all of ``dataset``'s training data per seed
     (``freeze_epochs``, ``backbone_lr_factor``: see :mod:`autocnn.transfer.weights`;
-    ``learning_rate`` overrides the source config's), then tested.
+    ``learning_rate`` overrides the source config's), then tested. ``imbalance``: the class-
+    imbalance handling of the fine-tuning: ``"auto"`` (class-balanced sampling on an imbalanced
+    destination, none on a balanced one; the source chose its own for the source's classes),
+    ``"source"`` (the source config's), or a method
+    (:data:`autocnn.space.imbalance.IMBALANCE_METHODS`).
     """
     from autocnn.artifacts import prepare_out_dir
     from autocnn.transfer.weights import finetune, load_source
@@ -56,8 +63,17 @@ def transfer_weights(
         config[learning_rate_key(config)] = float(learning_rate)
     seed_list = training_seeds(seed, seeds)
     options = {"freeze_epochs": freeze_epochs, "backbone_lr_factor": backbone_lr_factor}
+    if imbalance not in IMBALANCE_CHOICES:
+        raise ConfigError(
+            f"--imbalance {imbalance!r} is not known; choose one of {', '.join(IMBALANCE_CHOICES)}"
+        )
     # Check the options and the shapes before anything is written or trained.
     train_set = data.load(dataset, "train", data_dir=data_dir)
+    if imbalance != "source":
+        method = imbalance
+        if imbalance == "auto":
+            method = default_method(train_set.class_counts().tolist())
+        config = with_imbalance(config, method)
     from autocnn.transfer.weights import FineTune, transferred_model
 
     FineTune(**options)
@@ -90,6 +106,7 @@ def transfer_weights(
             "kind": "transfer-weights",
             "source": str(source_model.path),
             "source_n_classes": source_model.n_classes,
+            "imbalance_option": imbalance,
             "copied": copied,
             **options,
         },
