@@ -211,8 +211,14 @@ def test_a_resumed_run_relearns_the_curves_and_continues_as_the_straight_one(tmp
         assert (STOPPED_EARLY in a.metrics) == (STOPPED_EARLY in b.metrics)
 
 
-def test_the_setting_is_stored_and_old_runs_read_as_without_it():
-    settings = RunSettings("kmnist10k", early_stopping=True)
+def test_the_setting_is_on_by_default_stored_and_old_runs_read_as_without_it():
+    from autocnn.cli import build_parser
+
+    settings = RunSettings("kmnist10k")
+    assert settings.early_stopping is True
     assert RunSettings.from_dict(settings.to_dict()).early_stopping is True
     old = {k: v for k, v in settings.to_dict().items() if k != "early_stopping"}
     assert RunSettings.from_dict(old).early_stopping is False
+    args = build_parser().parse_args(["optimize", "--dataset", "kmnist10k", "--out", "r",
+                                      "--no-early-stopping"])  # fmt: skip
+    assert args.early_stopping is False

@@ -56,8 +56,9 @@ def test_commands_are_the_issue_command_plus_the_variant_flags(search_gain):
     assert " ".join(plain[3:]) == (
         "optimize --dataset kmnist10k --data-dir D --space seed --eta 3 --min-budget 1 "
         "--max-budget 9 --iterations 0 --time-limit 600 --workers 2 --seed 2 "
-        "--out out/plain-seed2 --sampler random"
+        "--out out/plain-seed2 --sampler random --no-early-stopping"
     )
     both = search_gain.command(args, "portfolio+prior", 0, Path("o"))
-    assert both[-3:] == ["--portfolio", "--sampler", "prior"]
+    assert both[-4:] == ["--portfolio", "--sampler", "prior", "--no-early-stopping"]
+    assert search_gain.command(args, "prior+stop", 0, Path("o"))[-2:] == ["--sampler", "prior"]
     assert math.isinf(search_gain._median([None, 5.0, None], math.inf))

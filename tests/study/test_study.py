@@ -65,10 +65,11 @@ def test_smoke_study_runs_every_stage_and_writes_the_table(smoke):
     assert "weight transfer" in markdown and "± " in markdown and "ensemble bal. acc" in markdown
     weights = json.loads((out / "final" / "weights-dest" / "metrics.json").read_text())
     assert weights["freeze_epochs"] == 1 and weights["summary"]["n_classes"] == 6
-    # the long-tailed destination is fine-tuned with class-balanced sampling, whatever the
-    # (balanced) source's search picked
-    assert weights["config"]["imbalance"] == "balanced_sampling"
-    # ... and both destination searches start from it (their first config: default / source's)
+    # the long-tailed destination is fine-tuned with logit adjustment, whatever the (balanced)
+    # source's search picked ...
+    assert weights["config"]["imbalance"] == "logit_adjustment"
+    # ... and both destination searches start from class-balanced sampling (their first
+    # config: the default / the source's net)
     from autocnn.optimize.store import Store
 
     for name in ("config-dest", "bohb-dest"):

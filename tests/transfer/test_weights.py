@@ -112,7 +112,7 @@ def test_other_image_size_and_missing_source(source, tmp_path):
 @pytest.mark.parametrize(
     ("option", "dest_index", "expected"),
     [
-        ("auto", 1, {"imbalance": "balanced_sampling"}),  # long-tailed destination
+        ("auto", 1, {"imbalance": "logit_adjustment", "imbalance_tau": 1.0}),  # long-tailed
         ("auto", 0, {"imbalance": "none"}),  # balanced destination
         ("source", 1, {"imbalance": "logit_adjustment", "imbalance_tau": 0.5}),
         ("weighted_loss", 1, {"imbalance": "weighted_loss", "imbalance_beta": 1.0}),

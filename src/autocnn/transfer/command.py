@@ -48,7 +48,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--learning-rate", type=float, default=None, help="override the source config's")
     p.add_argument(
         "--imbalance", default="auto", choices=IMBALANCE_CHOICES,
-        help="class-imbalance handling of the fine-tuning: auto (balanced sampling on an "
+        help="class-imbalance handling of the fine-tuning: auto (logit adjustment on an "
         "imbalanced destination, else none), source (the source config's) or a method (auto)",
     )  # fmt: skip
     p.add_argument("--seeds", type=int, default=3, help="models trained and tested (3)")

@@ -22,6 +22,11 @@ from autocnn.final.evaluation import (
 from autocnn.space.imbalance import IMBALANCE_CHOICES, default_method, with_imbalance
 from autocnn.train.settings import learning_rate_key
 
+# Fine-tuning a transferred net on an imbalanced destination: logit adjustment (tau 1). Paired on
+# the same source models (BENCHMARKS §10) it was the best of the four methods or tied with none;
+# class-balanced sampling, the best from scratch, cost 0.4-1.0 points of balanced accuracy here.
+FINETUNE_IMBALANCED = "logit_adjustment"
+
 
 def transfer_weights(
     source: str | Path,
@@ -49,8 +54,8 @@ def transfer_weights(
     statistic copied, and fine-tuned on all of ``dataset``'s training data per seed
     (``freeze_epochs``, ``backbone_lr_factor``: see :mod:`autocnn.transfer.weights`;
     ``learning_rate`` overrides the source config's), then tested. ``imbalance``: the class-
-    imbalance handling of the fine-tuning: ``"auto"`` (class-balanced sampling on an imbalanced
-    destination, none on a balanced one; the source chose its own for the source's classes),
+    imbalance handling of the fine-tuning: ``"auto"`` (:data:`FINETUNE_IMBALANCED` on an
+    imbalanced destination, none on a balanced one; the source chose its own for its classes),
     ``"source"`` (the source config's), or a method
     (:data:`autocnn.space.imbalance.IMBALANCE_METHODS`).
     """
@@ -72,7 +77,8 @@ def transfer_weights(
     if imbalance != "source":
         method = imbalance
         if imbalance == "auto":
-            method = default_method(train_set.class_counts().tolist())
+            imbalanced = default_method(train_set.class_counts().tolist()) != "none"
+            method = FINETUNE_IMBALANCED if imbalanced else "none"
         config = with_imbalance(config, method)
     from autocnn.transfer.weights import FineTune, transferred_model
 
