@@ -64,8 +64,10 @@ def optimizer_from_settings(settings: RunSettings, config_space) -> BOHB:
 def _portfolio(settings: RunSettings, config_space: Any) -> list[dict[str, Any]]:
     """The space's portfolio, each entry with the imbalance handling of the space's default (an
     imbalanced dataset's: see :func:`search_space`)."""
-    method = config_space["imbalance"].default_value
     entries = [config for _, config in portfolio(settings.space)]
+    if "imbalance" not in config_space:  # a reduced space that does not search it
+        return entries
+    method = config_space["imbalance"].default_value
     return [c if c["imbalance"] == method else with_imbalance(c, method) for c in entries]
 
 
