@@ -215,6 +215,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         f"by status {summary.counts}"
     )
     print(f"compute: {summary.seconds:.0f} s of evaluations, {summary.cost:g} epochs trained")
+    from autocnn.optimize.store import Store
+
+    with Store.open(args.run, readonly=True) as store:
+        stopped = store.n_stopped_early()
+    if stopped:
+        print(f"stopped early by their learning curve: {stopped} (counted as ok)")
     if summary.incumbent is not None:
         inc = summary.incumbent
         print(

@@ -191,6 +191,8 @@ def test_stopping_saves_epochs_and_changes_no_decision_when_the_envelope_holds(t
     assert early.incumbent.loss == plain.incumbent.loss
     stopped = [r for r in early_rows if STOPPED_EARLY in r.metrics]
     assert len(stopped) >= 5
+    with Store.open(tmp_path / "early" / "run.db", readonly=True) as store:
+        assert store.n_stopped_early() == len(stopped)
     assert sum(r.cost for r in early_rows) < 0.8 * sum(r.cost for r in plain_rows)
     by_slot = {(r.config_id, r.budget): r for r in plain_rows}
     for row in stopped:  # each would have lost anyway, and is told a loss no better

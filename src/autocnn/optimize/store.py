@@ -433,6 +433,12 @@ class Store:
         return Incumbent(best.config_id, self.config(best.config_id), best.budget, best.loss,
                          best.evaluation_id)  # fmt: skip
 
+    def n_stopped_early(self) -> int:
+        """Evaluations ended by learning-curve early stopping (a scan of the metrics: not for
+        per-event use; the key is :data:`autocnn.optimize.early_stopping.STOPPED_EARLY`)."""
+        query = "SELECT COUNT(*) FROM evaluations WHERE json_extract(metrics, '$.stopped_early')"
+        return int(self._db.execute(query + " IS NOT NULL").fetchone()[0])
+
     def summary(self) -> StoreSummary:
         counts = dict(
             self._db.execute("SELECT status, COUNT(*) FROM evaluations GROUP BY status").fetchall()
