@@ -19,8 +19,9 @@ from autocnn.final.evaluation import (
     final_evaluation,
     training_seeds,
 )
-from autocnn.space.imbalance import IMBALANCE_CHOICES, default_method, with_imbalance
+from autocnn.space.imbalance import IMBALANCE_CHOICES, with_imbalance
 from autocnn.train.settings import learning_rate_key
+from autocnn.transfer.config import is_imbalanced
 
 # Fine-tuning a transferred net on an imbalanced destination: logit adjustment (tau 1). Paired on
 # the same source models (BENCHMARKS §10) it was the best of the four methods or tied with none;
@@ -77,7 +78,7 @@ def transfer_weights(
     if imbalance != "source":
         method = imbalance
         if imbalance == "auto":
-            imbalanced = default_method(train_set.class_counts().tolist()) != "none"
+            imbalanced = is_imbalanced(train_set.class_counts().tolist())
             method = FINETUNE_IMBALANCED if imbalanced else "none"
         config = with_imbalance(config, method)
     from autocnn.transfer.weights import FineTune, transferred_model
