@@ -49,6 +49,10 @@ def test_searched_names_and_user_additions():
     assert set(reduce_space(source, "seed").searched) == set(longtail.searched)  # counts unknown
     more = reduce_space(source, "seed", ["momentum", "activation"])
     assert {"momentum", "activation"} <= set(more.searched)
+    fixed = reduce_space(source, "seed", dest_class_counts=[400, 100, 40], architecture=False)
+    assert set(fixed.searched) == {"batch_size", "learning_rate", "weight_decay"} | imbalance
+    widened = reduce_space(source, "seed", ["conv1_channels"], architecture=False)
+    assert "conv1_channels" in widened.searched  # a user may still search a width
     with pytest.raises(ConfigError, match="does not have"):
         reduce_space(source, "seed", ["no_such_hp"])
     with pytest.raises(ConfigError, match="never active"):
@@ -170,3 +174,44 @@ def test_a_searched_imbalance_handling_starts_from_the_destinations_default():
     balanced = reduce_space(source, "seed", dest_class_counts=[50, 50, 50],
                             imbalance_start="balanced_sampling")  # fmt: skip
     assert balanced.merge(balanced.space.get_default_configuration()) == source
+
+
+def test_init_weights_fine_tunes_the_source_and_so_do_its_final_models(
+    tmp_path, tiny_dest, bn_config
+):
+    """A search whose trials start from the source's weights keeps the source's architecture,
+    and the final evaluation of its incumbent starts from the same weights."""
+    import torch
+
+    from autocnn.final.evaluation import evaluate
+    from autocnn.model import build_model
+    from autocnn.train import load_checkpoint, train
+
+    src = tmp_path / "src.json"
+    src.write_text(json.dumps(bn_config))
+    model = tmp_path / "model" / "model.pt"
+    source_set = data.synthetic_imageset(60, 4, image_size=12)
+    train(bn_config, source_set, None, epochs=1, seed=7, save_to=model)  # not the final's seed
+    out = tmp_path / "run"
+    transfer_config(src, tiny_dest, out=out, init_weights=model, min_budget=1 / 3, max_budget=1,
+                    iterations=1)  # fmt: skip
+    with Store.open(out / STORE_NAME, readonly=True) as store:
+        info = store.settings["transfer"]
+        rows = store.evaluations(status="ok")
+    assert info["architecture"] is False and "weight_decay" in info["searched"]
+    assert not any(n.endswith(("_channels", "_multiplier", "_units")) for n in info["searched"])
+    n_copied = len([k for k in build_model(bn_config, (1, 12, 12), 4).state_dict()
+                    if not k.startswith("head.")])  # fmt: skip
+    assert rows and all(r.metrics["init_copied"] == n_copied for r in rows)  # every layer fits
+
+    config, _, _ = run_incumbent(out)
+    final = evaluate(out, out=tmp_path / "final", seeds=1, epochs=0.25)
+    assert final.to_dict()["init_weights"] == str(model.resolve())
+    source = load_checkpoint(model)["model"]
+    trained = load_checkpoint(tmp_path / "final" / final.model)["model"]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        fresh = build_model(config, (1, 12, 12), 5).state_dict()
+    key = "features.0.weight"  # the first conv: after a few steps still near where it started
+    moved = (trained[key] - source[key]).norm()
+    assert moved < 0.5 * (fresh[key] - source[key]).norm()

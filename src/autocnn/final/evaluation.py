@@ -245,19 +245,23 @@ def evaluate(
 
     ``run`` gives the dataset, space, data folder and default epochs (its max budget); without a
     run, ``config`` ("default", a JSON file or dict), ``dataset`` and ``epochs`` are needed.
-    ``seeds`` models are trained with seeds ``seed, seed + 1, ...``. ``out`` must not hold a
-    result yet. Writes ``out/metrics.json`` and ``out/models/seed-<s>.pt``.
+    ``seeds`` models are trained with seeds ``seed, seed + 1, ...``; a configuration-transfer
+    run whose trials started from a source model (``--init-weights``) starts them from it too.
+    ``out`` must not hold a result yet. Writes ``out/metrics.json`` and ``out/models/seed-<s>.pt``.
     """
     from autocnn.artifacts import prepare_out_dir
-    from autocnn.final.sources import run_incumbent
+    from autocnn.final.sources import init_weights_of, run_incumbent
+    from autocnn.model.weights import start_state
     from autocnn.space import resolve_config
-    from autocnn.train import train
+    from autocnn.train import load_checkpoint, train
     from autocnn.train.precision import check_precision
 
     settings: dict[str, Any] = {}
     resolved: dict[str, Any] | None = None
+    start_from: Path | None = None  # a transfer run's source model, where it started trials
     if run is not None:
         resolved, settings, _ = run_incumbent(run)
+        start_from = init_weights_of(run) if config is None else None
     dataset = dataset or settings.get("dataset")
     if dataset is None:
         raise ConfigError("evaluate needs a run folder or --dataset")
@@ -275,14 +279,24 @@ def evaluate(
         raise ConfigError("evaluate needs --epochs when no run gives its max budget")
     seed_list = training_seeds(seed, seeds)
     check_precision(precision)
+    source_state = None if start_from is None else load_checkpoint(start_from)["model"]
     out = prepare_out_dir(out, METRICS_FILE)
     val_fraction, split_seed = settings.get("val_fraction", 0.2), settings.get("split_seed", 0)
+
+    def start(images: data.ImageSet, train_seed: int):
+        """Initial weights: the source's where the search started from them, else fresh."""
+        if source_state is None:
+            return None
+        return start_state(
+            resolved, images.input_shape, images.n_classes, source_state, train_seed
+        )[0]
 
     def fit(train_seed: int, save_to: Path):
         full = data.load(dataset, "train", data_dir=data_dir)
         return train(
             resolved, full, None, epochs=epochs, seed=train_seed, save_to=save_to,
             device=device, precision=precision, progress=progress,
+            init_state=start(full, train_seed),
         )  # fmt: skip
 
     def validation_run():
@@ -290,7 +304,7 @@ def evaluate(
         fit_set, val_set = data.train_val_split(full, val_fraction, seed=split_seed)
         return train(
             resolved, fit_set, val_set, epochs=epochs, seed=seed_list[0], device=device,
-            precision=precision,
+            precision=precision, init_state=start(fit_set, seed_list[0]),
         )  # fmt: skip
 
     return final_evaluation(
@@ -302,5 +316,8 @@ def evaluate(
         out=out,
         data_dir=data_dir,
         validate=validation_run if validate else None,
-        extra={"space": space, "run": None if run is None else str(run), "kind": "evaluate"},
-    )
+        extra={
+            "space": space, "run": None if run is None else str(run), "kind": "evaluate",
+            **({} if start_from is None else {"init_weights": str(start_from)}),
+        },
+    )  # fmt: skip

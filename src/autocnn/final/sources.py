@@ -6,6 +6,7 @@ transfer (one stage later), which re-export them (:func:`autocnn.transfer.run_in
 
 - :func:`run_incumbent`: a run folder's incumbent as a full config (a configuration-transfer
   run searched a reduced space: its config is merged back with :func:`merge_config`).
+- :func:`init_weights_of`: the source model a configuration-transfer run started from.
 - :func:`model_file`: the checkpoint a model argument names (a file, an ``evaluate`` /
   ``transfer weights`` / ``train`` folder, or a run folder's incumbent).
 """
@@ -87,6 +88,18 @@ def run_incumbent(run_dir: str | Path) -> tuple[dict[str, Any], dict[str, Any], 
     else:
         config = space.validate_config(incumbent.config, space.get_space(run["space"]))
     return config, run, incumbent
+
+
+def init_weights_of(run_dir: str | Path) -> Path | None:
+    """The source model a configuration-transfer run started its trials from
+    (``--init-weights``), or None. Its final models start from the same weights: the
+    search ranked configs by how they learn from there, not from a fresh network."""
+    from autocnn.optimize.store import Store
+
+    with Store.open(Path(run_dir) / STORE_NAME, readonly=True) as store:
+        transfer = store.settings.get("transfer")
+    named = transfer.get("init_weights") if isinstance(transfer, dict) else None
+    return Path(named) if named else None
 
 
 def model_file(source: str | Path) -> Path:

@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+from autocnn.model.weights import partial_state
 from autocnn.transfer.config import (
     ReducedSpace,
     default_searched,
@@ -30,7 +31,6 @@ from autocnn.transfer.weights import (
     SourceModel,
     finetune,
     load_source,
-    partial_state,
     source_checkpoint,
     transfer_state,
     transferred_model,

@@ -56,17 +56,29 @@ from autocnn.space.imbalance import IMBALANCE_KEYS, with_imbalance
 _LAYER = re.compile(r"^(conv|fc|stage)(\d+)_(.+)$")
 
 
-def default_searched(names: Iterable[str], imbalanced: bool = True) -> list[str]:
+def default_searched(
+    names: Iterable[str], imbalanced: bool = True, architecture: bool = True
+) -> list[str]:
     """The hyperparameters searched by default: widths, FC layers, batch size, learning rate,
-    and (unless the destination is balanced) the class-imbalance handling."""
-    training = ("n_fc_layers", "batch_size", "learning_rate", "sgd_learning_rate")
+    and (unless the destination is balanced) the class-imbalance handling.
+
+    ``architecture=False`` (a search whose trials start from the source's weights): the widths
+    and FC layers stay the source's, the only shapes its weights fit (a changed width would
+    start that layer afresh), and weight decay is searched instead: what remains to choose is
+    how to fine-tune.
+
+    >>> default_searched(["conv1_channels", "n_fc_layers", "batch_size", "weight_decay"])
+    ['conv1_channels', 'n_fc_layers', 'batch_size']
+    >>> default_searched(["conv1_channels", "n_fc_layers", "batch_size", "weight_decay"],
+    ...                  architecture=False)
+    ['batch_size', 'weight_decay']
+    """
+    training = ("batch_size", "learning_rate", "sgd_learning_rate")
+    training += ("n_fc_layers",) if architecture else ("weight_decay",)
     if imbalanced:
         training += IMBALANCE_KEYS
-    return [
-        n
-        for n in names
-        if n.endswith(("_channels", "_channel_multiplier", "_units")) or n in training
-    ]
+    widths = ("_channels", "_channel_multiplier", "_units") if architecture else ()
+    return [n for n in names if (widths and n.endswith(widths)) or n in training]
 
 
 def is_imbalanced(class_counts: Sequence[int] | None) -> bool:
@@ -135,6 +147,7 @@ def reduce_space(
     dest_class_counts: Sequence[int] | None = None,
     imbalance: bool = True,
     imbalance_start: str | None = None,
+    architecture: bool = True,
 ) -> ReducedSpace:
     """The reduced space around ``source`` (a config of space ``space_name``).
 
@@ -143,8 +156,9 @@ def reduce_space(
     class (balanced: the imbalance handling stays the source's); ``imbalance=False``
     (``--no-imbalance``): the imbalance handling fixed to ``"none"`` whatever the source had;
     ``imbalance_start``: where a searched imbalance handling starts (the reduced default; its
-    parameter at the full space's default) instead of the source's value.
-    ConfigError for an unknown name or an invalid source config.
+    parameter at the full space's default) instead of the source's value; ``architecture=False``:
+    widths and FC layers fixed to the source's (:func:`default_searched`; ``search`` may still
+    name them). ConfigError for an unknown name or an invalid source config.
     """
     full = space.get_space(space_name)
     source = space.validate_config(source, full)
@@ -156,7 +170,7 @@ def reduce_space(
             f"{', '.join(sorted(full))}"
         )
     searched_imbalance = imbalance and is_imbalanced(dest_class_counts)
-    wanted = set(default_searched(full, searched_imbalance)) | set(extra)
+    wanted = set(default_searched(full, searched_imbalance, architecture)) | set(extra)
     anchor = anchor_values(source, full)
     if not imbalance:
         anchor["imbalance"] = "none"  # its beta / tau children are then inactive: dropped

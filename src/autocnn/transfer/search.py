@@ -4,8 +4,10 @@ The optimizer works on the reduced space; :class:`TransferObjective` merges each
 into a full one and trains it exactly like ``autocnn optimize`` does
 (:class:`autocnn.optimize.evaluate.TrainingObjective`: same fidelities, checkpoint continuation,
 train/validation split; the test part is never read). With ``init_weights`` every trial starts
-from the source network's weights wherever a tensor has the same shape (a layer whose width the
-search changed starts fresh; the head always does).
+from the source network's weights (the head fresh), the widths and FC layers stay the source's
+unless ``search`` names them (:func:`~autocnn.transfer.config.default_searched`; a layer whose
+width changed would start fresh), and the run's final evaluation starts from the same weights
+(:func:`autocnn.final.sources.init_weights_of`): the search is a search of how to fine-tune.
 
 The run folder is a normal run folder (``run.db``, ``space.json`` = the reduced space,
 ``trials/``, ``incumbent.json`` with the merged full config) plus ``transfer.json``; the store's
@@ -57,17 +59,15 @@ class TransferObjective(TrainingObjective):
         """The source's weights for every tensor whose shape still fits (the rest: fresh)."""
         if self.init_weights is None:
             return None, {}
-        import torch
-
-        from autocnn.model import build_model
-        from autocnn.transfer.weights import load_source, partial_state
+        from autocnn.model.weights import start_state
+        from autocnn.transfer.weights import load_source
 
         if self.init_weights not in _SOURCE_STATES:
             _SOURCE_STATES[self.init_weights] = load_source(self.init_weights).state
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.settings.seed)
-            fresh = build_model(config, train_set.input_shape, train_set.n_classes)
-        init_state, copied = partial_state(_SOURCE_STATES[self.init_weights], fresh)
+        init_state, copied = start_state(
+            config, train_set.input_shape, train_set.n_classes,
+            _SOURCE_STATES[self.init_weights], self.settings.seed,
+        )  # fmt: skip
         return init_state, {"init_copied": len(copied)}
 
 
@@ -115,6 +115,7 @@ def transfer_config(
             dest_class_counts=info.get("dest_class_counts"),  # absent: a run from before
             imbalance=run.imbalance,
             imbalance_start=info.get("imbalance_start"),  # absent: a run from before (source's)
+            architecture=info.get("architecture", True),  # absent: a run from before (searched)
         )  # fmt: skip
     else:
         config, space_name = source_config(source)
@@ -129,15 +130,17 @@ def transfer_config(
         counts = TrainingObjective(run).splits()[0].class_counts().tolist()
         # ... and, searched, starts from the destination's default handling, not the source's
         start = default_method(counts)
-        reduced = reduce_space(
-            config, space_name, extra, dest_class_counts=counts, imbalance=run.imbalance,
-            imbalance_start=start,
-        )  # fmt: skip
         weights = None
         if init_weights is True:
             weights = str(source_checkpoint(source).resolve())
         elif init_weights:
             weights = str(source_checkpoint(init_weights).resolve())
+        # trials that start from the source's weights keep the architecture those fit
+        architecture = weights is None
+        reduced = reduce_space(
+            config, space_name, extra, dest_class_counts=counts, imbalance=run.imbalance,
+            imbalance_start=start, architecture=architecture,
+        )  # fmt: skip
         info = {
             "source": str(source),
             "source_config": config,
@@ -147,6 +150,7 @@ def transfer_config(
             "init_weights": weights,
             "dest_class_counts": counts,
             "imbalance_start": start,
+            "architecture": architecture,
         }
     objective = TransferObjective(
         run,

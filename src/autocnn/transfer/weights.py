@@ -37,9 +37,8 @@ from torch import nn
 from autocnn.errors import CheckpointError, ConfigError
 from autocnn.final.sources import model_file as source_checkpoint  # predict reads it too
 from autocnn.model import ConvNet, build_model
+from autocnn.model.weights import HEAD_PREFIX
 from autocnn.train import TrainResult, load_checkpoint, train
-
-HEAD_PREFIX = "head."
 
 
 @dataclass(frozen=True)
@@ -96,25 +95,6 @@ def transfer_state(
                 "architecture and input size"
             )
         state[key] = source_state[key].detach().clone().to(value.dtype)
-        copied.append(key)
-    return state, copied
-
-
-def partial_state(
-    source_state: Mapping[str, torch.Tensor], target: nn.Module
-) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """The target's state dict with each non-head entry of the same shape taken from the source.
-
-    For configuration transfer with ``--init-weights``: a layer whose width the search changed
-    keeps its fresh initialisation. Returns ``(state, copied_keys)``.
-    """
-    state = {k: v.detach().clone() for k, v in target.state_dict().items()}
-    copied = []
-    for key, value in state.items():
-        theirs = source_state.get(key)
-        if key.startswith(HEAD_PREFIX) or theirs is None or theirs.shape != value.shape:
-            continue
-        state[key] = theirs.detach().clone().to(value.dtype)
         copied.append(key)
     return state, copied
 
