@@ -37,7 +37,7 @@ from torch import nn
 from autocnn.errors import CheckpointError, ConfigError
 from autocnn.final.sources import model_file as source_checkpoint  # predict reads it too
 from autocnn.model import ConvNet, build_model
-from autocnn.model.weights import HEAD_PREFIX
+from autocnn.model.weights import HEAD_PREFIX, partial_state
 from autocnn.train import TrainResult, load_checkpoint, train
 
 
@@ -81,9 +81,7 @@ def transfer_state(
     are copied like parameters. CheckpointError when a copied entry is missing or has another
     shape (the two networks are not the same architecture).
     """
-    state = {k: v.detach().clone() for k, v in target.state_dict().items()}
-    copied = []
-    for key, value in state.items():
+    for key, value in target.state_dict().items():  # every non-head tensor must fit
         if key.startswith(HEAD_PREFIX):
             continue
         if key not in source_state:
@@ -94,9 +92,7 @@ def transfer_state(
                 f"{tuple(value.shape)} in the destination network; transfer needs the same "
                 "architecture and input size"
             )
-        state[key] = source_state[key].detach().clone().to(value.dtype)
-        copied.append(key)
-    return state, copied
+    return partial_state(source_state, target)
 
 
 def transferred_model(
