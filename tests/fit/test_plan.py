@@ -25,20 +25,24 @@ def test_smallest_evaluation_is_a_small_share_of_the_search(n_train):
     plan = make_plan(1800, n_train=n_train, n_val=n_train // 4, speeds=SPEED)
     worker_seconds = plan.search_seconds * plan.workers
     assert plan.largest_evaluation_seconds <= worker_seconds / 6 + 1e-6
-    assert plan.smallest_evaluation_seconds <= 0.02 * worker_seconds
+    assert plan.min_budget <= 0.02 * worker_seconds  # its training; validation comes on top
     assert plan.max_budget / plan.min_budget == pytest.approx(9)
+    validation = plan.n_val / (3 * SPEED.worker_img_s)
+    assert plan.smallest_evaluation_seconds > plan.min_budget + validation
 
 
-def test_the_plan_adapts_to_dataset_size():
+def test_budgets_are_seconds_of_training_and_adapt_to_dataset_size():
     small = make_plan(1800, n_train=800, n_val=200, speeds=SPEED)
     mid = make_plan(1800, n_train=6400, n_val=1600, speeds=SPEED)
     large = make_plan(1800, n_train=48000, n_val=12000, speeds=SPEED)
-    assert small.fidelity == mid.fidelity == "annealed"
-    assert small.max_budget == 27  # capped: tiny data would allow hundreds of epochs
-    assert small.max_budget > mid.max_budget
-    # on large data one epoch costs more than a rung should: budgets become data subsets
-    assert large.fidelity == "both" and large.epochs < mid.max_budget
+    assert small.fidelity == mid.fidelity == large.fidelity == "time"
+    # the same search time; a larger validation pass leaves less of an evaluation for training
+    assert small.max_budget > mid.max_budget > large.max_budget
     assert math.isclose(large.largest_evaluation_seconds, large.search_seconds * 2 / 6)
+    # the default trains many epochs at tiny data's largest budget, part of one on large data
+    assert small.max_budget * SPEED.worker_img_s > 50 * small.n_train
+    assert large.min_budget * SPEED.worker_img_s < large.n_train
+    assert "s of training each" in large.describe()[1]
 
 
 def test_more_cpus_mean_more_workers_and_a_cluster_sets_its_own():

@@ -98,3 +98,47 @@ def test_preloaded_splits_are_used_instead_of_the_files(dataset, tmp_path):
     assert result.status == OK, result.error
     missing = TrainingObjective(RunSettings(f"npz:{tmp_path / 'elsewhere'}", max_budget=1))
     assert missing(Trial(0, small_config(), budget=1), tmp_path / "u").status == FAILED
+
+
+class TickingClock:
+    """``time.monotonic`` that advances a fixed tick per call: a deadline then ends training
+    after a known number of steps, whatever the machine's load."""
+
+    def __init__(self, tick: float) -> None:
+        self.now, self.tick = 1000.0, tick
+
+    def __call__(self) -> float:
+        self.now += self.tick
+        return self.now
+
+
+def test_time_fidelity_trains_for_its_seconds_with_a_complete_schedule(
+    dataset, tmp_path, monkeypatch
+):
+    import time
+
+    monkeypatch.setattr(time, "monotonic", TickingClock(0.01))  # ~2 calls per step
+    config = {**small_config(), "optimizer": "sgd", "momentum": 0.9, "lr_schedule": "cosine"}
+    objective = TrainingObjective(RunSettings(dataset, min_budget=0.5, max_budget=1.0,
+                                              fidelity="time"))  # fmt: skip
+    short = objective(Trial(0, config, budget=0.5), tmp_path / "a")
+    long = objective(Trial(0, config, budget=1.0), tmp_path / "b")
+    assert short.status == long.status == OK
+    # 320 training images in batches of 32: 10 steps an epoch; the clock, not an epoch
+    # count, ended both runs, and twice the seconds bought twice the steps
+    assert 1.5 < short.metrics["epochs"] < 3.5
+    assert long.metrics["epochs"] == pytest.approx(2 * short.metrics["epochs"], abs=0.2)
+    assert long.cost == pytest.approx(long.metrics["epochs"])
+    # each schedule completed by its own deadline: the last learning rate has decayed
+    for result in (short, long):
+        assert result.metrics["history"][-1]["lr"] < 0.05 * config["learning_rate"]
+    # nothing to continue from: a promoted config retrains for its own seconds
+    promoted = objective(Trial(0, config, budget=1.0, previous_budget=0.5), tmp_path / "a")
+    assert promoted.metrics["continued_from"] == 0
+    assert promoted.metrics["epochs"] == pytest.approx(long.metrics["epochs"], abs=0.2)
+
+
+def test_time_fidelity_turns_learning_curve_stopping_off():
+    settings = RunSettings("kmnist10k", fidelity="time", max_budget=60)
+    assert settings.early_stopping and not settings.stops_early
+    assert RunSettings("kmnist10k", fidelity="annealed").stops_early

@@ -243,14 +243,15 @@ def evaluate(
 ) -> FinalResult:
     """Retrain ``run``'s incumbent (or ``config``) on all training data; report test metrics.
 
-    ``run`` gives the dataset, space, data folder and default epochs (its max budget); without a
+    ``run`` gives the dataset, space, data folder and default epochs (its max budget; with the
+    time fidelity, the epochs its incumbent's evaluation trained); without a
     run, ``config`` ("default", a JSON file or dict), ``dataset`` and ``epochs`` are needed.
     ``seeds`` models are trained with seeds ``seed, seed + 1, ...``; a configuration-transfer
     run whose trials started from a source model (``--init-weights``) starts them from it too.
     ``out`` must not hold a result yet. Writes ``out/metrics.json`` and ``out/models/seed-<s>.pt``.
     """
     from autocnn.artifacts import prepare_out_dir
-    from autocnn.final.sources import init_weights_of, run_incumbent
+    from autocnn.final.sources import init_weights_of, run_incumbent, trained_epochs
     from autocnn.model.weights import start_state
     from autocnn.space import resolve_config
     from autocnn.train import load_checkpoint, train
@@ -259,8 +260,9 @@ def evaluate(
     settings: dict[str, Any] = {}
     resolved: dict[str, Any] | None = None
     start_from: Path | None = None  # a transfer run's source model, where it started trials
+    incumbent = None
     if run is not None:
-        resolved, settings, _ = run_incumbent(run)
+        resolved, settings, incumbent = run_incumbent(run)
         start_from = init_weights_of(run) if config is None else None
     dataset = dataset or settings.get("dataset")
     if dataset is None:
@@ -274,6 +276,13 @@ def evaluate(
     if epochs is None:  # what the search's largest budget trained
         partial_data = settings.get("fidelity") in ("data", "both")
         epochs = (settings.get("epochs") or None) if partial_data else None
+        if settings.get("fidelity") == "time":  # its budgets are seconds, not epochs
+            if config is not None:
+                raise ConfigError(
+                    f"run {run} measured budgets in seconds (--fidelity time): give --epochs "
+                    "for --config"
+                )
+            epochs = trained_epochs(run, incumbent.evaluation_id)
         epochs = epochs or settings.get("max_budget")
     if epochs is None or not (isinstance(epochs, (int, float)) and math.isfinite(epochs)):
         raise ConfigError("evaluate needs --epochs when no run gives its max budget")

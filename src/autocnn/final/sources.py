@@ -90,6 +90,18 @@ def run_incumbent(run_dir: str | Path) -> tuple[dict[str, Any], dict[str, Any], 
     return config, run, incumbent
 
 
+def trained_epochs(run_dir: str | Path, evaluation_id: int) -> float:
+    """The epochs an evaluation of a run trained (under the time fidelity its budget is
+    seconds; the final training of its config trains as many epochs on all the data)."""
+    from autocnn.optimize.store import Store
+
+    with Store.open(Path(run_dir) / STORE_NAME, readonly=True) as store:
+        epochs = store.evaluation(evaluation_id).metrics.get("epochs")
+    if not isinstance(epochs, (int, float)) or not epochs > 0:
+        raise RunError(f"{run_dir}: evaluation {evaluation_id} records no epochs; give --epochs")
+    return float(epochs)
+
+
 def init_weights_of(run_dir: str | Path) -> Path | None:
     """The source model a configuration-transfer run started its trials from
     (``--init-weights``), or None. Its final models start from the same weights: the

@@ -21,14 +21,18 @@ The policy, and the measurements behind it (2-core x86 machine, BENCHMARKS.md):
   per second as one 2-thread process in every case (§1.1, issue #17), so no per-net switch is
   needed on this CPU. The probe runs under the training precision (bf16 autocast where native,
   :mod:`autocnn.train.precision`), so the plan sees the speed the search will have.
-- **Budgets**: ``eta = 3`` over three rungs, the largest evaluation costing about a sixth of the
-  search's worker-seconds (several configs reach it) and the smallest a ninth of that, ~1-2 % of
-  the search. The largest budget in epochs follows from the measured seconds per epoch, capped at
-  27 epochs (tiny data).
-- **Fidelity**: ``annealed`` epochs (every budget a complete schedule; fair to one-cycle and
-  cosine configs, §7) when the smallest budget is at least half an epoch; otherwise the data is
-  the fidelity too (``both``: a budget buys a data subset and proportionally fewer epochs), as on
-  large datasets a single epoch can cost more than a whole rung should.
+- **Budgets are seconds of training** (the ``time`` fidelity of
+  :mod:`autocnn.optimize.evaluate`): every evaluation trains for its budget with a complete LR
+  schedule, so configs are compared at equal cost, as the final training, also ended by the
+  clock, will face them. With epochs as budgets (``annealed``), a fit at 30 minutes chose nets
+  2-4x slower than the default because they were better at equal epochs; the final training
+  then gave them 85-138 epochs where the default got 424-481, and both seeds lost to the
+  default trained as long (98.75 / 99.00 % vs 99.45 / 99.05 %, BENCHMARKS §9). On large data
+  a small budget trains on part of an epoch: a random subset, so no separate data fidelity is
+  needed.
+- ``eta = 3`` over three rungs, the largest evaluation costing about a sixth of the search's
+  worker-seconds (several configs reach it; its final validation pass and start-up are part of
+  that cost) and the smallest a ninth of that, ~1-2 % of the search.
 - **No search when it cannot inform**: if the largest evaluation would train fewer than
   :data:`MIN_SEARCH_IMAGES` images (300 steps of 128), its ranking says little about nets trained
   many times longer, so all the time goes to the final training of the space's default (measured
@@ -46,11 +50,11 @@ The policy, and the measurements behind it (2-core x86 machine, BENCHMARKS.md):
 Example:
     >>> speed = Speeds(worker_img_s=400.0, cpus=2)
     >>> small = make_plan(1800, n_train=6400, n_val=1600, speeds=speed)
-    >>> small.fidelity, small.workers, small.max_budget
-    ('annealed', 2, 13.0)
+    >>> small.fidelity, small.workers, round(small.min_budget), round(small.max_budget)
+    ('time', 2, 26, 233)
     >>> big = make_plan(1800, n_train=240000, n_val=60000, speeds=speed)
-    >>> big.fidelity, big.max_budget
-    ('both', 9.0)
+    >>> round(big.max_budget)  # seconds: a third of an epoch of 240,000 images
+    185
 """
 
 from __future__ import annotations
@@ -64,7 +68,7 @@ from autocnn.errors import ConfigError
 
 ETA = 3.0
 RUNGS = 3  # budgets max/9, max/3, max
-MAX_EPOCHS = 27.0
+START_SECONDS = 1.0  # an evaluation's start beside its budget: model build, data to the device
 MIN_SEARCH_IMAGES = 300 * 128
 MIN_SEARCH_SECONDS = 15.0  # the first worker starts in ~3-4 s (fork server importing torch)
 
@@ -94,7 +98,7 @@ class FitPlan:
     min_budget: float
     max_budget: float
     eta: float
-    epochs: float  # with fidelity "both": epochs at the full budget
+    epochs: float  # with fidelity "both" (plans before the time fidelity): epochs at full budget
     epoch_seconds: float  # one worker, one epoch of the training split + its validation pass
     smallest_evaluation_seconds: float
     largest_evaluation_seconds: float
@@ -111,13 +115,21 @@ class FitPlan:
 
     def describe(self) -> list[str]:
         """The plan as a user reads it (printed before the fit starts)."""
-        budget = (
-            f"{self.min_budget:g}-{self.max_budget:g} epochs, each a complete schedule"
-            if self.fidelity == "annealed"
-            else f"data subsets {math.sqrt(self.min_budget / self.max_budget):.0%}-100 % with "
-            f"{self.epochs * math.sqrt(self.min_budget / self.max_budget):.2g}-{self.epochs:.2g} "
-            "epochs"
-        )
+        if self.fidelity == "time":
+            per_epoch = self.epoch_seconds - self.n_val / (3.0 * self.speeds["worker_img_s"])
+            budget = (
+                f"{self.min_budget:.0f}-{self.max_budget:.0f} s of training each (the default: "
+                f"{self.min_budget / per_epoch:.2g}-{self.max_budget / per_epoch:.2g} epochs), "
+                "each a complete schedule"
+            )
+        elif self.fidelity == "annealed":  # plans stored before the time fidelity
+            budget = f"{self.min_budget:g}-{self.max_budget:g} epochs, each a complete schedule"
+        else:
+            fraction = math.sqrt(self.min_budget / self.max_budget)
+            budget = (
+                f"data subsets {fraction:.0%}-100 % with {self.epochs * fraction:.2g}-"
+                f"{self.epochs:.2g} epochs"
+            )
         if not self.search_seconds:
             return [
                 f"budget {_clock(self.total_seconds)}: probe {_clock(self.spent_before_plan)}, "
@@ -165,19 +177,13 @@ def make_plan(
     workers = speeds.workers or max(1, speeds.cpus)
     threads = max(1, speeds.cpus // workers)
     # one worker's seconds per epoch: training, and a validation pass (~3x faster per image)
-    epoch_seconds = n_train / speeds.worker_img_s + n_val / (3.0 * speeds.worker_img_s)
+    validation = n_val / (3.0 * speeds.worker_img_s)
+    epoch_seconds = n_train / speeds.worker_img_s + validation
     largest = search * workers / 6.0
-    max_epochs = largest / epoch_seconds
-    if largest * speeds.worker_img_s * n_train / (n_train + n_val / 3) < MIN_SEARCH_IMAGES:
-        search, largest, max_epochs = 0.0, 0.0, 0.0  # no search: see the module docstring
-    if max_epochs / ETA ** (RUNGS - 1) >= 0.5:
-        fidelity, epochs = "annealed", 0.0
-        max_budget = float(min(MAX_EPOCHS, max(1.0, math.floor(max_epochs))))
-        min_budget = max_budget / ETA ** (RUNGS - 1)
-        largest = max_budget * epoch_seconds
-    else:
-        fidelity, epochs = "both", max_epochs
-        max_budget, min_budget = ETA ** (RUNGS - 1), 1.0
+    max_budget = max(0.0, largest - validation - START_SECONDS)  # seconds of training
+    if max_budget * speeds.worker_img_s < MIN_SEARCH_IMAGES:
+        search, largest, max_budget = 0.0, 0.0, 0.0  # no search: see the module docstring
+    min_budget = max_budget / ETA ** (RUNGS - 1)
     return FitPlan(
         total_seconds=float(total_seconds),
         spent_before_plan=float(spent),
@@ -186,13 +192,13 @@ def make_plan(
         final_seconds=available - search,
         workers=workers,
         threads_per_worker=threads,
-        fidelity=fidelity,
+        fidelity="time",
         min_budget=float(min_budget),
         max_budget=float(max_budget),
         eta=ETA,
-        epochs=float(epochs),
+        epochs=0.0,
         epoch_seconds=epoch_seconds,
-        smallest_evaluation_seconds=largest / ETA ** (RUNGS - 1),
+        smallest_evaluation_seconds=min_budget + validation + START_SECONDS if search else 0.0,
         largest_evaluation_seconds=largest,
         n_train=int(n_train),
         n_val=int(n_val),

@@ -18,6 +18,13 @@ Fidelities (what a budget ``b`` in ``[min_budget, max_budget]`` means):
   of the training data (the seed's "data-subset fidelity"). No continuation: the data differs.
 - ``both``: ``r = b / max_budget``; data fraction ``sqrt(r)`` and ``epochs * sqrt(r)`` epochs,
   so the cost still grows linearly with the budget. No continuation.
+- ``time``: train for ``b`` seconds (this worker's clock, from the start of the evaluation) on
+  all training data, the LR schedule driven by the time so that it completes at the deadline
+  (``train(deadline=...)``). Configs are compared at equal cost, as a time-limited final
+  training (``fit``) will face them: at equal epochs a net 4x slower looks better than it will
+  be (issue #13: a fit chose such nets and lost to the default trained as long). On large data
+  a small budget sees part of an epoch: a random subset, as with ``data``. Not reproducible step
+  for step (the machine's speed decides the epochs); no continuation.
 
 The test part of a dataset is never loaded here: search sees train and validation only.
 
@@ -43,6 +50,10 @@ from autocnn.optimize.early_stopping import CURVE, STOPPED_EARLY, StopRule
 from autocnn.optimize.folder import checkpoint_path
 from autocnn.optimize.settings import RunSettings
 from autocnn.optimize.trial import DIVERGED, FAILED, OK, Result, Trial, environment_result
+
+# With the time fidelity the deadline ends training; the epochs only bound it, out of reach of
+# any device for these nets (a bound reached would still end with a complete schedule).
+TIME_FIDELITY_IMG_PER_S = 1e7
 
 # Per-process cache: (dataset, data_dir, val_fraction, split_seed) -> (train, validation).
 _SPLITS: dict[tuple, tuple[data.ImageSet, data.ImageSet]] = {}
@@ -82,9 +93,12 @@ class TrainingObjective:
         so that it never reads the dataset files; a split already cached here is kept."""
         _SPLITS.setdefault(self._split_key(), splits)
 
-    def plan(self, budget: float) -> tuple[float, float]:
-        """(epochs, data fraction) that a budget buys under this fidelity."""
+    def plan(self, budget: float, n_train: int = 1) -> tuple[float, float]:
+        """(epochs, data fraction) that a budget buys under this fidelity (with ``time``: the
+        bound on epochs for ``n_train`` images; the deadline ends the training)."""
         s = self.settings
+        if s.fidelity == "time":
+            return budget * TIME_FIDELITY_IMG_PER_S / max(n_train, 1), 1.0
         ratio = min(1.0, budget / s.max_budget)
         full_epochs = s.epochs or s.max_budget
         if s.fidelity in ("epochs", "annealed"):
@@ -120,7 +134,9 @@ class TrainingObjective:
 
         s = self.settings
         train_set, val_set = self.splits()
-        epochs, fraction = self.plan(trial.budget)
+        epochs, fraction = self.plan(trial.budget, len(train_set))
+        timed = s.fidelity == "time"
+        deadline = time.monotonic() + trial.budget if timed else None
         if fraction < 1.0:
             train_set = data.stratified_subset(train_set, fraction, seed=s.split_seed)
 
@@ -149,12 +165,13 @@ class TrainingObjective:
             init_state=init_state,
             stop_if_not_learning=self.stop_if_not_learning,
             stop_when=None if rule is None else lambda r: rule.check(r.epoch, self._loss(r)),
+            deadline=deadline,
         )
         if resume_from is not None and save_to is not None and save_to.exists():
             resume_from.unlink(missing_ok=True)  # the longer checkpoint supersedes it
         metrics = result.to_dict()
         metrics.update(
-            epochs=epochs, data_fraction=fraction, continued_from=continued_from, **init_info
+            epochs=result.epochs if timed else epochs, data_fraction=fraction, continued_from=continued_from, **init_info
         )
         metrics[CURVE] = [
             [r.epoch, loss] for r in result.history if (loss := self._loss(r)) is not None

@@ -166,7 +166,7 @@ def run_search(
             workers=execution.workers,
             time_limit=execution.time_limit,
             hard_time_limit=execution.hard_time_limit,
-            early_stopping=settings.early_stopping,
+            early_stopping=settings.stops_early,
             max_evaluations=execution.max_evaluations,
             resume=resume,
             on_event=on_event,

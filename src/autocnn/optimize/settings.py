@@ -31,7 +31,7 @@ from autocnn.errors import ConfigError
 
 METHODS = ("bohb", "bohb-kde", "hyperband", "random")
 SCHEDULES = ("paper", "hpbandster")
-FIDELITIES = ("epochs", "annealed", "data", "both")
+FIDELITIES = ("epochs", "annealed", "data", "both", "time")
 METRICS = ("balanced_accuracy", "accuracy")
 BACKENDS = ("local", "ray")
 SAMPLERS = ("random", "prior")  # autocnn.optimize.sampling
@@ -83,7 +83,9 @@ class RunSettings:
         "epochs",
         "what a budget buys: epochs (default; the LR schedule spans the max budget, promoted "
         "configs continue), annealed (epochs, each with its own complete LR schedule), a data "
-        "fraction, or both",
+        "fraction, both, or time (seconds of training, each with a complete LR schedule: "
+        "configs compared at equal cost, as a time-limited final training will face them; "
+        "no learning-curve early stopping)",
         choices=FIDELITIES,
     )
     epochs: float = option(
@@ -169,6 +171,12 @@ class RunSettings:
         object.__setattr__(self, "data_dir", None if self.data_dir is None else str(self.data_dir))
         for name in ("eta", "min_budget", "max_budget", "epochs"):
             object.__setattr__(self, name, float(getattr(self, name)))
+
+    @property
+    def stops_early(self) -> bool:
+        """Whether learning-curve early stopping runs: its rule compares curves epoch by epoch,
+        which under the time fidelity are at different points of their schedules."""
+        return self.early_stopping and self.fidelity != "time"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, as stored in ``run.db``."""

@@ -91,7 +91,14 @@ class RunData:
     @property
     def budget_unit(self) -> str:
         fidelity = self.run_settings.get("fidelity", "epochs")
+        if fidelity == "time":
+            return "seconds of training"
         return "epochs" if fidelity in ("epochs", "annealed") else f"budget ({fidelity} fidelity)"
+
+    @property
+    def cost_unit(self) -> str:
+        """What an evaluation's ``cost`` counts: epochs trained (times the data fraction)."""
+        return "epochs trained" if self.run_settings.get("fidelity") == "time" else self.budget_unit
 
 
 def _finite(value: Any) -> bool:

@@ -101,7 +101,7 @@ def trajectory_figure(run: RunData) -> Figure:
         )
     for axis, xs, end, xlabel in (
         (left, [s.seconds / scale for s in steps], end_seconds / scale, f"wall time [{unit}]"),
-        (right, [s.cost for s in steps], end_cost, f"cumulative budget [{run.budget_unit}]"),
+        (right, [s.cost for s in steps], end_cost, f"cumulative budget [{run.cost_unit}]"),
     ):
         ys = [s.loss for s in steps]
         axis.step(xs + [end], ys + [ys[-1]], where="post", color="black", lw=2, label="incumbent")

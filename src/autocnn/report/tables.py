@@ -108,7 +108,7 @@ def overview_table(run: RunData) -> Table:
         ["started", _when(run.t0 if run.evaluations else None)],
         ["wall time [s]", round(end - run.t0, 1) if finished else None],
         ["evaluation time [s]", round(sum(e.seconds or 0.0 for e in finished), 1)],
-        [f"compute [{run.budget_unit}]", round(sum(e.cost or 0.0 for e in finished), 3)],
+        [f"compute [{run.cost_unit}]", round(sum(e.cost or 0.0 for e in finished), 3)],
     ]
     if run.incumbent is not None:
         inc = run.incumbent
