@@ -171,7 +171,10 @@ class TrainingObjective:
             resume_from.unlink(missing_ok=True)  # the longer checkpoint supersedes it
         metrics = result.to_dict()
         metrics.update(
-            epochs=result.epochs if timed else epochs, data_fraction=fraction, continued_from=continued_from, **init_info
+            epochs=result.epochs if timed else epochs,
+            data_fraction=fraction,
+            continued_from=continued_from,
+            **init_info,
         )
         metrics[CURVE] = [
             [r.epoch, loss] for r in result.history if (loss := self._loss(r)) is not None
