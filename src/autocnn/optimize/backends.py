@@ -17,7 +17,8 @@ evaluations.
 A worker that dies mid-evaluation (segfault, OOM killer, ``kill -9``) turns its trial into a
 ``crashed`` result and is replaced; an objective that raises gives a ``failed`` result with the
 traceback's tail, or an ``environment`` one when the machine failed (full disk, out of memory,
-I/O). Either way the run goes on (:class:`FaultPolicy` says what the runner makes of them).
+I/O). Either way the run goes on (:class:`autocnn.optimize.faults.FaultPolicy` says what the
+runner makes of them).
 Workers ignore SIGINT/SIGTERM (the runner stops them) and exit when the runner dies.
 
 Example::
@@ -33,29 +34,18 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import shutil
 import signal
 import sys
 import threading
 import time
-import traceback
 from collections import deque
 from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as wait_for
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from autocnn.errors import EnvironmentFault
-from autocnn.optimize.trial import (
-    CRASHED,
-    DISK_FULL,
-    ENVIRONMENT,
-    FAILED,
-    IO_ERROR,
-    Result,
-    Trial,
-    environment_result,
-)
+from autocnn.optimize.faults import evaluate_safely
+from autocnn.optimize.trial import CRASHED, FAILED, Result, Trial
 
 # Imported once by the fork server, so that every worker forked from it has them: the objective's
 # modules (training, models, data) and torch. A module missing here is imported by each worker.
@@ -115,97 +105,6 @@ class Backend(Protocol):
         """Name of the worker that ran the config's latest evaluation (stored with its result);
         None if the backend does not say."""
         return None
-
-
-def evaluate_safely(objective: Any, trial: Trial, workdir: Path) -> Result:
-    """Call ``objective(trial, workdir)``; an exception becomes a ``failed`` Result, or an
-    ``environment`` one when the machine failed (see :func:`environment_fault`)."""
-    start = time.perf_counter()
-    try:
-        result = objective(trial, workdir)
-        if not isinstance(result, Result):
-            raise TypeError(f"the objective returned {type(result).__name__}, expected a Result")
-        return result
-    except Exception as error:  # the study goes on; the reason is kept in the store
-        fault = environment_result(error, time.perf_counter() - start)
-        if fault is not None:  # disk full, out of memory, I/O: not the config's result
-            return fault
-        tail = "".join(traceback.format_exception(type(error), error, error.__traceback__)[-4:])
-        return Result(
-            FAILED,
-            error=f"{type(error).__name__}: {error}\n{tail.strip()}",
-            seconds=time.perf_counter() - start,
-        )
-
-
-def resume_hint(run_dir: Path, n_done: int) -> str:
-    return (
-        f"the run is intact ({n_done} finished evaluations recorded; the ones that were running "
-        "stay pending). Fix the cause (free disk space, check the disk), then continue with: "
-        f"autocnn optimize --resume {run_dir}"
-    )
-
-
-def check_free_disk(run_dir: Path, minimum: int, n_done: int) -> None:
-    """EnvironmentFault before an evaluation starts on a disk with less than ``minimum`` bytes
-    free: stopping there keeps the run store writable, so the run stays resumable."""
-    free = shutil.disk_usage(run_dir).free
-    if free < minimum:
-        raise EnvironmentFault(
-            f"stopped: only {free / 2**20:.1f} MiB free on the disk holding {run_dir} (autocnn "
-            f"stops below {minimum / 2**20:.0f} MiB so that the run store stays writable); "
-            + resume_hint(run_dir, n_done)
-        )
-
-
-class FaultPolicy:
-    """What the runner does with a result that may be the machine's fault, not the config's.
-
-    ``environment`` results (see :func:`autocnn.optimize.trial.environment_fault`) and dead
-    workers (``crashed``, unless the backend re-runs those itself) are never told to the
-    optimizer at first: the evaluation stays pending and is re-run up to ``retries`` times. A
-    full disk stops the run at once, an I/O error that persists stops it after the retries. A
-    config whose worker died or ran out of memory on every attempt is recorded as ``crashed`` /
-    ``failed``: needing more than the machine has is then the config's property, and a run that
-    stopped there would stop there again on every resume.
-    """
-
-    def __init__(self, run_dir: Path, retries: int, retry_crashes: bool = True) -> None:
-        self.run_dir, self.retries, self.retry_crashes = run_dir, retries, retry_crashes
-        self.attempts: dict[int, int] = {}  # evaluation id -> faults so far (this call)
-
-    def decide(
-        self, evaluation_id: int, trial: Trial, result: Result, n_done: int
-    ) -> tuple[str, Any]:
-        """("record", result), ("retry", log message) or ("stop", EnvironmentFault)."""
-        crashed = result.status == CRASHED and self.retry_crashes
-        if result.status != ENVIRONMENT and not crashed:
-            return "record", result
-        fault = result.metrics.get("fault", IO_ERROR) if not crashed else "its worker died"
-        attempts = self.attempts[evaluation_id] = self.attempts.get(evaluation_id, 0) + 1
-        what = f"config {trial.config_id} at budget {trial.budget:g}"
-        first_line = (result.error or "?").strip().splitlines()[0]
-        if fault == DISK_FULL or (fault == IO_ERROR and attempts > self.retries):
-            tries = f" ({attempts} attempts)" if attempts > 1 else ""
-            return "stop", EnvironmentFault(
-                f"stopped: {fault} while evaluating {what}{tries}: {first_line}. This is the "
-                f"machine's fault, not the config's; " + resume_hint(self.run_dir, n_done)
-            )
-        if attempts > self.retries:
-            status = CRASHED if crashed else FAILED
-            return "record", Result(
-                status,
-                metrics=result.metrics,
-                error=f"{fault} on all {attempts} attempts, so it is recorded as this config's "
-                f"failure; last: {result.error}",
-                seconds=result.seconds,
-                cost=result.cost,
-            )
-        message = (
-            f"{what}: {fault} ({first_line}); not the config's fault, re-running it "
-            f"(retry {attempts} of {self.retries})"
-        )
-        return "retry", message
 
 
 class SerialBackend:

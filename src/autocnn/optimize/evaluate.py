@@ -40,16 +40,16 @@ from __future__ import annotations
 
 import math
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from autocnn import data
 from autocnn.optimize.early_stopping import CURVE, STOPPED_EARLY, StopRule
+from autocnn.optimize.faults import result_of_exception
 from autocnn.optimize.folder import checkpoint_path
 from autocnn.optimize.settings import RunSettings
-from autocnn.optimize.trial import DIVERGED, FAILED, OK, Result, Trial, environment_result
+from autocnn.optimize.trial import DIVERGED, OK, Result, Trial
 
 # With the time fidelity the deadline ends training; the epochs only bound it, out of reach of
 # any device for these nets (a bound reached would still end with a complete schedule).
@@ -119,15 +119,7 @@ class TrainingObjective:
         try:
             return self._evaluate(trial, Path(workdir), start)
         except Exception as error:  # a broken config must not stop the study
-            fault = environment_result(error, time.perf_counter() - start)
-            if fault is not None:  # the machine failed, not the config: retried, never told
-                return fault
-            tail = "".join(traceback.format_exception(error)[-3:]).strip()
-            return Result(
-                FAILED,
-                error=f"{type(error).__name__}: {error}\n{tail}",
-                seconds=time.perf_counter() - start,
-            )
+            return result_of_exception(error, time.perf_counter() - start)
 
     def _evaluate(self, trial: Trial, workdir: Path, start: float) -> Result:
         from autocnn.train import train  # heavy import (torch) only where training happens

@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from autocnn.errors import RunError
-from autocnn.optimize.backends import evaluate_safely
+from autocnn.optimize.faults import evaluate_safely
 from autocnn.optimize.trial import CRASHED, FAILED, Result, Trial
 
 INSTALL_HINT = "install it with: pip install 'autocnn[ray]' (or pip install ray)"

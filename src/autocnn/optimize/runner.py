@@ -32,14 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from autocnn.errors import EnvironmentFault, RunError
-from autocnn.optimize.backends import (
-    Backend,
-    FaultPolicy,
-    ProcessBackend,
-    SerialBackend,
-    check_free_disk,
-)
+from autocnn.optimize.backends import Backend, ProcessBackend, SerialBackend
 from autocnn.optimize.early_stopping import EarlyStopping
+from autocnn.optimize.faults import FaultPolicy, check_free_disk
 from autocnn.optimize.folder import RunFolder
 from autocnn.optimize.lock import RunLock
 from autocnn.optimize.protocol import Optimizer
@@ -49,7 +44,7 @@ from autocnn.optimize.trial import Result, Trial
 
 __all__ = ["RunSummary", "replay", "run_optimizer", "summarize", "trial_dir", "warm_start"]
 EventHook = Callable[[str, dict[str, Any]], None]
-# Environment faults (docs/failure-handling.md, backends.FaultPolicy): an evaluation that hit one
+# Environment faults (docs/failure-handling.md, faults.FaultPolicy): an evaluation that hit one
 # is re-run up to ENVIRONMENT_RETRIES times; a full disk, or less than MIN_FREE_BYTES free before
 # an evaluation starts (so that the store never fills the disk itself), stops the run at once.
 ENVIRONMENT_RETRIES = 2
