@@ -76,19 +76,27 @@ def main(argv: list[str] | None = None) -> int:
             r["baseline_test_accuracy"] for r in rows
         )
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    columns = ("seed", "fit test acc.", "budget used", "search evals", "final epochs",
-               "baseline test acc.", "baseline epochs")  # fmt: skip
+    columns = ("seed", "fit test acc.", "budget used", "search evals", "trained config",
+               "final epochs", "baseline test acc.", "baseline epochs")  # fmt: skip
     lines = [header, "", "| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
     for r in rows:
         lines.append(
             f"| {r['seed']} | {100 * r['test_accuracy']:.2f} % | {100 * r['budget_used']:.1f} % "
-            f"| {r['search_evaluations']} | {r['final_epochs']:.1f} | "
+            f"| {r['search_evaluations']} | {_trained(r)} | {r['final_epochs']:.1f} | "
             f"{100 * r.get('baseline_test_accuracy', float('nan')):.2f} % | "
             f"{r.get('baseline_epochs', float('nan')):.1f} |"
         )
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
+
+
+def _trained(row: dict) -> str:
+    """Which config the final training got: the default, or the search's config N."""
+    chosen = row.get("incumbent_config_id")
+    name = "default" if chosen in (0, None) else f"config {chosen}"
+    beaten = row.get("not_beaten")
+    return f"{name} (kept over config {beaten['config_id']})" if beaten else name
 
 
 if __name__ == "__main__":

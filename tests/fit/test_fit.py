@@ -38,6 +38,10 @@ def test_fit_delivers_a_tested_model_a_report_and_a_summary(finished, tmp_path):
     s = state["summary"]
     assert state["done"] and s["search_evaluations"] >= 2
     assert 0.0 <= s["test_accuracy"] <= 1.0 and s["final_epochs"] > 0
+    # the final trained the search's choice, or the default when that choice was not better
+    search = state["stages"]["search"]
+    assert s["incumbent_config_id"] == search["incumbent"]["config_id"]
+    assert s["not_beaten"] is None or s["incumbent_config_id"] == 0
     metrics = json.loads((out / "final" / "metrics.json").read_text())
     assert metrics["summary"]["test_acc"]["mean"] == s["test_accuracy"]
     assert (out / "report" / "report.html").is_file()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from autocnn.optimize.incumbent import Scored, choose
+from autocnn.optimize.incumbent import Scored, choose, keep_reference_unless_beaten
 from autocnn.optimize.store import Store
 from autocnn.optimize.trial import OK, Result, Trial
 
@@ -34,3 +34,38 @@ def test_ties_and_empty():
     assert choose([]) is None
     assert choose([Scored(0, 1.0, float("nan"), 0)]) is None
     assert choose([Scored(3, 1.0, 0.1, 5), Scored(2, 1.0, 0.1, 4)]).config_id == 2
+
+
+# seed 0 of the 30-minute fit (BENCHMARKS §9): the default (config 0) and the search's best
+SEARCH = [
+    Scored(0, 26.0, 0.0256, 1), Scored(7, 26.0, 0.0212, 8),
+    Scored(0, 78.0, 0.0156, 13), Scored(7, 78.0, 0.0137, 11), Scored(7, 234.0, 0.0131, 15),
+]  # fmt: skip
+
+
+def _keep(rows, n_val=1600):
+    return keep_reference_unless_beaten(rows, choose(rows), reference_id=0, n_val=n_val)
+
+
+def test_the_default_is_kept_unless_beaten_by_more_than_validation_noise():
+    assert choose(SEARCH).config_id == 7
+    kept = _keep(SEARCH)  # 0.19 points at 78 s: 3 of 1,600 images
+    assert (kept.config_id, kept.budget, kept.loss) == (0, 78.0, 0.0156)  # its largest budget
+    # the same margin on 100 times as many validation images is evidence
+    assert _keep(SEARCH, n_val=160_000).config_id == 7
+
+
+def test_a_clear_margin_at_the_common_budget_wins():
+    clear = [r._replace(loss=0.045) if r.evaluation_id == 13 else r for r in SEARCH]
+    assert _keep(clear).config_id == 7
+    # compared at the largest budget both ran: better at 26 s does not save the default
+    early = [r._replace(loss=0.015) if r.evaluation_id == 1 else r for r in clear]
+    assert _keep(early).config_id == 7
+
+
+def test_without_a_common_budget_or_a_reference_the_rule_decides():
+    alone = [r for r in SEARCH if r.config_id != 0 or r.budget > 100]  # the default never ran
+    assert _keep(alone).config_id == 7
+    only_default = [r for r in SEARCH if r.config_id == 0]
+    assert _keep(only_default) == choose(only_default)
+    assert keep_reference_unless_beaten([], None, reference_id=0, n_val=1600) is None

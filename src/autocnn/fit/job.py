@@ -6,10 +6,12 @@ and gives the rest only the time that is left (:class:`~autocnn.fit.folder.Budge
 1. **probe** the space's default on this machine and dataset (one worker's threads, and all
    threads), counted in the budget;
 2. **plan** (:mod:`autocnn.fit.plan`): fidelity, budgets, workers, search/final split;
-3. **search**: BOHB with the space's portfolio first, stopped hard at its share of the time;
-4. **final**: the incumbent (:mod:`autocnn.optimize.incumbent`'s rule) measured again with all
-   threads, then trained on all training data for the epochs the rest of the budget buys, and
-   tested once (the only read of the test set);
+3. **search**: BOHB with the space's default and portfolio first, budgets in seconds of
+   training, stopped hard at its share of the time;
+4. **final**: the incumbent (:mod:`autocnn.optimize.incumbent`'s rule; the default unless the
+   incumbent beats it by more than validation noise) measured again with all threads, then
+   trained on all training data until the budget's deadline, and tested once (the only read of
+   the test set);
 5. **export** (TorchScript, ONNX where installed) and **report**;
 6. with ``baseline=True``, after the budget: the space's default trained for the same total
    time, tested the same way: the bar a search has to clear.
@@ -112,7 +114,7 @@ def fit(
     with RunLock(folder.path), clock:  # one owner: a second fit --resume is refused
         folder.write(state)
         if "search" not in state["stages"]:
-            state["stages"]["search"] = _search(folder, state, plan, clock, on_event)
+            state["stages"]["search"] = _search(folder, state, plan, clock, on_event, log)
             folder.write(state)
         if "final" not in state["stages"]:
             state["stages"]["final"] = _final(folder, state, plan, clock, log)
@@ -158,9 +160,13 @@ def _cpus(state: dict) -> int:
     return max(1, int(ray.cluster_resources().get("CPU", 1) // per_trial))
 
 
-def _search(folder: FitFolder, state: dict, plan: FitPlan, clock: BudgetClock, on_event) -> dict:
+def _search(
+    folder: FitFolder, state: dict, plan: FitPlan, clock: BudgetClock, on_event, log: Log
+) -> dict:
+    from autocnn.optimize.incumbent import Scored, choose, keep_reference_unless_beaten
     from autocnn.optimize.run import optimize
     from autocnn.optimize.store import Store
+    from autocnn.optimize.trial import OK
 
     deadline = plan.spent_before_plan + plan.search_seconds
     options = state["backend"]
@@ -187,20 +193,26 @@ def _search(folder: FitFolder, state: dict, plan: FitPlan, clock: BudgetClock, o
         summary = optimize(out=run.path, settings=settings, execution=execution,
                            on_event=on_event)  # fmt: skip
     with Store.open(run.db, readonly=True) as store:
-        incumbent = store.robust_incumbent()
+        rows = [Scored(e.config_id, e.budget, e.loss, e.id) for e in store.evaluations(status=OK)]
+        best = choose(rows)
+        # the search's first config is the space's default (start_with_default): the final
+        # training gets another config only if it beats the default by more than noise
+        kept = keep_reference_unless_beaten(rows, best, reference_id=0, n_val=plan.n_val)
+        configs = {r.config_id: store.config(r.config_id) for r in (best, kept) if r is not None}
         totals = store.summary()
-    if incumbent is None:  # too little time for even one evaluation: the known-good default
-        chosen = _default_choice(state)
-    else:
-        chosen = {"config_id": incumbent.config_id, "budget": incumbent.budget,
-                  "val_loss": incumbent.loss, "config": incumbent.config}  # fmt: skip
-    return {
-        "evaluations": totals.n_done,
-        "counts": totals.counts,
-        "seconds": summary.seconds,
-        "incumbent": chosen,
-        "elapsed": clock.elapsed(),
-    }  # fmt: skip
+    stage = {"evaluations": totals.n_done, "counts": totals.counts, "seconds": summary.seconds}
+    if kept is None:  # too little time for even one evaluation: the known-good default
+        return {**stage, "incumbent": _default_choice(state), "elapsed": clock.elapsed()}
+    if kept is not best:
+        stage["not_beaten"] = {"config_id": best.config_id, "budget": best.budget,
+                               "val_loss": best.loss}  # fmt: skip
+        log(f"the search's best (config {best.config_id}, validation error {best.loss:.4f} at "
+            f"{best.budget:.0f} s) does not beat the default by more than the noise of "
+            f"{plan.n_val} validation images at their largest common budget: the final training "
+            "keeps the default")  # fmt: skip
+    chosen = {"config_id": kept.config_id, "budget": kept.budget, "val_loss": kept.loss,
+              "config": configs[kept.config_id]}  # fmt: skip
+    return {**stage, "incumbent": chosen, "elapsed": clock.elapsed()}
 
 
 def _default_choice(state: dict) -> dict:
@@ -300,6 +312,8 @@ def _summary(state: dict, seconds: float) -> dict[str, Any]:
         "search_evaluations": search["evaluations"],
         "incumbent_val_loss": search["incumbent"]["val_loss"],
         "incumbent_budget": search["incumbent"]["budget"],
+        "incumbent_config_id": search["incumbent"]["config_id"],
+        "not_beaten": search.get("not_beaten"),  # the search's best, when the default was kept
         "final_epochs": final["epochs_trained"],
         "test_accuracy": final["test_accuracy"],
         "test_balanced_accuracy": final["test_balanced_accuracy"],
