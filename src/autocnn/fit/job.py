@@ -163,10 +163,9 @@ def _cpus(state: dict) -> int:
 def _search(
     folder: FitFolder, state: dict, plan: FitPlan, clock: BudgetClock, on_event, log: Log
 ) -> dict:
-    from autocnn.optimize.incumbent import Scored, choose, keep_reference_unless_beaten
+    from autocnn.optimize.incumbent import choose, keep_reference_unless_beaten
     from autocnn.optimize.run import optimize
     from autocnn.optimize.store import Store
-    from autocnn.optimize.trial import OK
 
     deadline = plan.spent_before_plan + plan.search_seconds
     options = state["backend"]
@@ -193,7 +192,7 @@ def _search(
         summary = optimize(out=run.path, settings=settings, execution=execution,
                            on_event=on_event)  # fmt: skip
     with Store.open(run.db, readonly=True) as store:
-        rows = [Scored(e.config_id, e.budget, e.loss, e.id) for e in store.evaluations(status=OK)]
+        rows = store.scored()
         best = choose(rows)
         # the search's first config is the space's default (start_with_default): the final
         # training gets another config only if it beats the default by more than noise

@@ -420,14 +420,21 @@ class Store:
             return None
         return Incumbent(row[0], json.loads(row[1]), row[2], row[3], row[4])
 
-    def robust_incumbent(self) -> Incumbent | None:
-        """The incumbent by :func:`autocnn.optimize.incumbent.choose` (for time-limited runs)."""
-        from autocnn.optimize.incumbent import Scored, choose
+    def scored(self) -> list[Any]:
+        """Every ok evaluation as an :class:`autocnn.optimize.incumbent.Scored` row (what the
+        incumbent rules of that module take)."""
+        from autocnn.optimize.incumbent import Scored
 
         rows = self._db.execute(
             "SELECT config_id, budget, loss, id FROM evaluations WHERE status = 'ok'"
         ).fetchall()
-        best = choose(Scored(*row) for row in rows)
+        return [Scored(*row) for row in rows]
+
+    def robust_incumbent(self) -> Incumbent | None:
+        """The incumbent by :func:`autocnn.optimize.incumbent.choose` (for time-limited runs)."""
+        from autocnn.optimize.incumbent import choose
+
+        best = choose(self.scored())
         if best is None:
             return None
         return Incumbent(best.config_id, self.config(best.config_id), best.budget, best.loss,
