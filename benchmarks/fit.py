@@ -96,7 +96,16 @@ def _trained(row: dict) -> str:
     chosen = row.get("incumbent_config_id")
     name = "default" if chosen in (0, None) else f"config {chosen}"
     beaten = row.get("not_beaten")
-    return f"{name} (kept over config {beaten['config_id']})" if beaten else name
+    name = f"{name} (kept over config {beaten['config_id']})" if beaten else name
+    members = row.get("final_members") or []
+    if len(members) > 1:  # an ensemble: each net's own test accuracy and epochs
+        alone = ", ".join(
+            f"{'default' if m['config_id'] in (0, None) else 'config ' + str(m['config_id'])} "
+            f"{100 * (m['test_accuracy'] or float('nan')):.2f} % x {m['epochs_trained']:.0f} ep"
+            for m in members
+        )
+        name = f"ensemble: {name} + config {members[1]['config_id']} ({alone})"
+    return name
 
 
 if __name__ == "__main__":

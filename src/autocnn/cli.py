@@ -195,11 +195,29 @@ def cmd_fit(args: argparse.Namespace) -> int:
             f"test accuracy {100 * s['baseline_test_accuracy']:.2f} %, balanced accuracy "
             f"{100 * s['baseline_test_balanced_accuracy']:.2f} %"
         )
+    members = s.get("final_members") or []
+    if members:
+        nets = ", ".join(
+            f"config {m['config_id']}: {_percent(m['test_accuracy'])} alone, "
+            f"{m['epochs_trained']:g} epochs"
+            for m in members
+        )
+        print(f"an ensemble of {len(members)} nets, probabilities averaged ({nets})")
+        print(
+            f"model: {out} (autocnn predict {out} IMAGES.npz --ensemble --out labels.npz; "
+            f"{out}/export/ holds the ensemble as one model, {out}/model.pt its first net); "
+            f"report: {out}/report/report.html; summary: {out}/fit.json"
+        )
+        return 0
     print(
         f"model: {out}/model.pt (autocnn predict {out} IMAGES.npz --out labels.npz); "
         f"report: {out}/report/report.html; summary: {out}/fit.json"
     )
     return 0
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f} %"
 
 
 def _maybe(value: float | None) -> str:

@@ -209,6 +209,34 @@ def test_corrupt_or_foreign_exports_give_clear_errors(trained, tmp_path):
     assert not out.exists()
 
 
+def test_an_ensemble_exports_as_one_model_averaging_its_nets_probabilities(trained, tmp_path):
+    """Two different nets (fit's final ensemble) in one TorchScript / ONNX model."""
+    plain = {**CONFIG, "residual": False, "stage1_channels": 12, "dropout_rate": 0.0}
+    second = evaluate(config=plain, dataset=f"npz:{trained.root / 'data'}", space="extended",
+                      out=tmp_path / "second", seeds=1, epochs=2, seed=1)  # fmt: skip
+    other = tmp_path / "second" / second.per_seed[0]["model"]
+    net, norm, _ = load_model(other)
+    theirs = class_probabilities(net, torch.from_numpy(trained.images[:, None]), normalization=norm)
+    assert np.abs(theirs.numpy() - trained.reference).max() > 0.05  # a different net indeed
+    expected = (trained.reference + theirs.numpy()) / 2
+    formats = ("torchscript", "onnx") if onnx_available() or ON_CI else ("torchscript",)
+    files = export_model([trained.checkpoint, other], tmp_path / "both", formats=formats)
+    meta = json.loads((tmp_path / "both" / "export.json").read_text())
+    assert meta["members"] == 2 and len(set(meta["config_hashes"])) == 2
+    x = torch.from_numpy(trained.images[:, None])
+    with torch.inference_mode():
+        got = _torchscript(files["torchscript"])(x).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    if "onnx" in files:
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(files["onnx"]))
+        onnx_out = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+        np.testing.assert_allclose(onnx_out, expected, atol=1e-5)
+    labels = predict(tmp_path / "both", trained.npz, out=tmp_path / "l.npz")
+    assert np.array_equal(labels, expected.argmax(axis=1))
+
+
 def test_export_refuses_bad_formats_and_an_existing_export(trained, tmp_path):
     with pytest.raises(ConfigError, match="formats"):
         export_model(trained.checkpoint, tmp_path / "x", formats=("tflite",))
@@ -216,6 +244,8 @@ def test_export_refuses_bad_formats_and_an_existing_export(trained, tmp_path):
         export_model(trained.checkpoint, trained.folder, formats=("torchscript",))
     with pytest.raises(CheckpointError):
         export_model(tmp_path / "nothing.pt", tmp_path / "y")
+    with pytest.raises(ConfigError, match="at least one"):
+        export_model([], tmp_path / "z")
 
 
 def test_without_the_onnx_packages_onnx_is_skipped_with_a_message(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -43,7 +44,10 @@ def test_fit_delivers_a_tested_model_a_report_and_a_summary(finished, tmp_path):
     assert s["incumbent_config_id"] == search["incumbent"]["config_id"]
     assert s["not_beaten"] is None or s["incumbent_config_id"] == 0
     metrics = json.loads((out / "final" / "metrics.json").read_text())
-    assert metrics["summary"]["test_acc"]["mean"] == s["test_accuracy"]
+    together = metrics["summary"].get("ensemble")  # when the final trained two nets
+    tested = together["test_acc"] if together else metrics["summary"]["test_acc"]["mean"]
+    assert tested == s["test_accuracy"]
+    assert (s["final_members"] is not None) == ("partner" in search) == (together is not None)
     assert (out / "report" / "report.html").is_file()
     assert json.loads((out / "fit.json").read_text())["summary"] == s
     # the model predicts like the final evaluation's (predict accepts the fit folder)
@@ -52,10 +56,62 @@ def test_fit_delivers_a_tested_model_a_report_and_a_summary(finished, tmp_path):
     np.savez(images, x=x)
     labels = api.predict(out, images, out=tmp_path / "labels.npz")
     assert len(labels) == 10
+    if together:
+        labels = api.predict(out, images, out=tmp_path / "all.npz", ensemble=True)
     exported = state["stages"]["deliver"].get("export", {})
     if "torchscript" in exported:
         ts = api.predict(exported["torchscript"], images, out=tmp_path / "ts.npz")
         assert np.array_equal(ts, labels)
+
+
+def test_a_final_ensemble_trains_both_nets_tests_their_average_and_exports_it_as_one(
+    finished, tmp_path, capsys
+):
+    """The finished fit's final stage again, with a second net from its own search."""
+    out, state, _ = finished
+    copy = tmp_path / "ensemble"
+    shutil.copytree(out, copy)
+    folder = FitFolder(copy)
+    search = state["stages"]["search"]
+    kept = search["incumbent"]["config_id"]
+    with Store.open(folder.search.db, readonly=True) as store:
+        other = next(r for r in store.scored() if r.config_id != kept)
+        partner = {"config_id": other.config_id, "budget": other.budget, "val_loss": other.loss,
+                   "config": store.config(other.config_id)}  # fmt: skip
+    again = {**state, "stages": {"search": {**search, "partner": partner}}}
+    del again["summary"], again["done"]
+    folder.write(again)
+    (copy / "clock.json").write_text(json.dumps({"spent": search["elapsed"]}))
+    # --baseline too: after the fit, the default alone for the same budget, tested the same way
+    resumed = api.fit(out=copy, resume=True, baseline=True, log=lambda line: None)
+
+    s, final = resumed["summary"], resumed["stages"]["final"]
+    baseline = json.loads((folder.baseline / "metrics.json").read_text())
+    assert baseline["summary"]["test_acc"]["mean"] == s["baseline_test_accuracy"]
+    assert "ensemble" not in baseline["summary"] and s["baseline_epochs"] > 0
+    assert [m["config_id"] for m in s["final_members"]] == [kept, other.config_id]
+    assert all(m["status"] == "ok" and m["epochs_trained"] > 0 for m in s["final_members"])
+    metrics = json.loads((folder.final / "metrics.json").read_text())
+    assert [row["config"] for row in metrics["per_seed"]] == [
+        search["incumbent"]["config"],
+        partner["config"],
+    ]
+    assert metrics["summary"]["ensemble"]["test_acc"] == s["test_accuracy"]
+    assert s["n_params"] == sum(row["n_params"] for row in metrics["per_seed"])
+    assert len(final["models"]) == 2 and s["seconds"] <= BUDGET * 1.3
+    # the fit folder predicts with both nets; the export is the same ensemble as one model
+    images = tmp_path / "images.npz"
+    np.savez(images, x=data.load(state["dataset"], "test").x[:12])
+    both = api.predict(copy, images, out=tmp_path / "both.npz", ensemble=True)
+    exported = resumed["stages"]["deliver"]["export"]
+    assert json.loads((folder.export / "export.json").read_text())["members"] == 2
+    ts = api.predict(exported["torchscript"], images, out=tmp_path / "ts.npz")
+    assert np.array_equal(ts, both)
+    probabilities = [np.load(tmp_path / n)["probabilities"] for n in ("both.npz", "ts.npz")]
+    assert np.allclose(*probabilities, atol=1e-5)
+    # predict without --ensemble uses the first net and says so
+    assert main(["predict", str(copy), str(images), "--out", str(tmp_path / "one.npz")]) == 0
+    assert "holds 2 models" in capsys.readouterr().out
 
 
 def test_the_budget_holds_by_the_fits_own_clock(finished):

@@ -8,7 +8,7 @@ import pytest
 
 from autocnn.errors import ConfigError
 from autocnn.fit import Speeds, make_plan, parse_duration
-from autocnn.fit.plan import final_epochs, search_share
+from autocnn.fit.plan import FitPlan, final_epochs, search_share
 
 SPEED = Speeds(worker_img_s=400.0, cpus=2)
 
@@ -58,6 +58,21 @@ def test_no_search_when_its_largest_evaluation_is_too_short_to_rank_nets():
     # the same data with more time, or the same time with a faster machine, does search
     assert make_plan(1800, n_train=6400, n_val=1600, speeds=SPEED).search_seconds > 0
     assert make_plan(300, n_train=6400, n_val=1600, speeds=Speeds(4000.0, 2)).search_seconds > 0
+
+
+def test_a_long_final_training_becomes_an_ensemble_of_two_nets():
+    long = make_plan(1800, n_train=6400, n_val=1600, speeds=SPEED)
+    # each net's half of the final time is at least twice the search's largest evaluation
+    assert long.members == 2 and long.final_seconds / 2 >= 2 * long.max_budget
+    assert "2 nets of" in long.describe()[0]
+    # eight workers make the search's largest evaluation longer than a half of the final
+    many = make_plan(1800, n_train=6400, n_val=1600, speeds=Speeds(400.0, cpus=8))
+    assert many.search_seconds > 0 and many.members == 1
+    assert make_plan(300, n_train=6400, n_val=1600, speeds=SPEED).members == 1  # no search
+    # a plan stored before ensembles trained one net
+    stored = long.to_dict()
+    del stored["members"]
+    assert FitPlan.from_dict(stored).members == 1
 
 
 def test_short_budgets_search_less():

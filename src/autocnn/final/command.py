@@ -41,7 +41,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_evaluate)
 
     p = subparsers.add_parser("predict", help="labels for an .npz of images with a saved model")
-    p.add_argument("model", help="model.pt or an evaluate / transfer folder")
+    p.add_argument(
+        "model",
+        help="model.pt, an export (model.ts / model.onnx), or an evaluate / transfer / fit folder",
+    )
     p.add_argument("images", help=".npz with x (or arr_0): uint8 or float images")
     p.add_argument("--out", required=True, help="output .npz (labels, probabilities)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
@@ -49,7 +52,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--ensemble",
         action="store_true",
-        help="average the probabilities of every model of an evaluate / transfer folder",
+        help="average the probabilities of every model of an evaluate / transfer folder, or of "
+        "a fit's final ensemble",
     )
     p.set_defaults(func=cmd_predict)
 
@@ -98,6 +102,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import numpy as np
 
     from autocnn import api
+    from autocnn.final.predict import ensemble_size
 
     labels = api.predict(
         args.model,
@@ -109,4 +114,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     )
     counts = np.bincount(labels)
     print(f"wrote {len(labels)} labels to {args.out}; per class: {counts.tolist()}")
+    if not args.ensemble and (n := ensemble_size(args.model)) > 1:
+        print(f"note: {args.model} holds {n} models; these labels are its first model's alone "
+              "(--ensemble averages all of them)")  # fmt: skip
     return 0

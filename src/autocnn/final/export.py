@@ -8,6 +8,10 @@ one-channel images and float images already scaled to [0, 1]; the ONNX graph tak
 (N, C, H, W) only (its input type is fixed), with a dynamic batch axis. Conv + BatchNorm pairs
 are fused for inference (outputs equal within ~1e-6).
 
+Several checkpoints (``fit``'s final ensemble) export as one model whose output is the mean of
+their probabilities, each member with its own preprocessing (:class:`Averaged`), as
+``predict --ensemble`` computes from the checkpoints.
+
 ``export.json`` beside the files records the format, input shape, class count and file names;
 ``predict`` reads it. ONNX needs the optional extra (``pip install 'autocnn[onnx]'``); without
 it ONNX is skipped with a message, TorchScript is still written.
@@ -87,6 +91,21 @@ class _UInt8Preprocessed(Preprocessed):
         return torch.softmax(self.net((x - self.mean) / self.std), dim=1)
 
 
+class Averaged(nn.Module):
+    """The mean of its members' probabilities (each a :class:`Preprocessed`): an ensemble as one
+    model, the same input and output as a single member's."""
+
+    def __init__(self, members: Sequence[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        outputs: list[torch.Tensor] = []
+        for member in self.members:
+            outputs.append(member(images))
+        return torch.stack(outputs).mean(dim=0)
+
+
 def fuse_conv_bn(model: nn.Module) -> nn.Module:
     """A copy of an eval-mode ``model`` with every Conv2d -> BatchNorm2d pair in a Sequential fused.
 
@@ -116,7 +135,7 @@ def onnx_available() -> bool:
 
 
 def export_model(
-    checkpoint: str | Path,
+    checkpoint: str | Path | Sequence[str | Path],
     out_dir: str | Path,
     formats: Sequence[str] = ("torchscript", "onnx"),
     *,
@@ -124,7 +143,8 @@ def export_model(
 ) -> dict[str, Path]:
     """Write ``model.ts`` / ``model.onnx`` and ``export.json`` for a checkpoint into ``out_dir``.
 
-    ``checkpoint`` is a .pt file or a folder ``predict`` accepts (its single model). Returns
+    ``checkpoint`` is a .pt file or a folder ``predict`` accepts (its single model), or a list
+    of them: an ensemble exported as one model (their probabilities averaged). Returns
     the written files by format; ONNX is left out, with a logged message, when its packages
     are missing. Existing exports are replaced only with ``overwrite``.
     """
@@ -138,12 +158,23 @@ def export_model(
     out_dir = Path(out_dir)
     if (out_dir / EXPORT_FILE).exists() and not overwrite:
         raise ConfigError(f"{out_dir} already holds an export; choose another folder")
-    source = model_file(checkpoint)
-    payload = load_checkpoint(source)
-    net, norm, _ = model_from_checkpoint(payload, "cpu", where=source)
-    net = fuse_conv_bn(net.to(memory_format=torch.contiguous_format))
-    shape = tuple(int(v) for v in payload["input_shape"])
-    n_classes = int(payload["n_classes"])
+    many = not isinstance(checkpoint, (str, Path))
+    sources = [model_file(c) for c in (checkpoint if many else [checkpoint])]
+    if not sources:
+        raise ConfigError("export_model needs at least one checkpoint")
+    payloads = [load_checkpoint(source) for source in sources]
+    shapes = {tuple(int(v) for v in p["input_shape"]) for p in payloads}
+    classes = {int(p["n_classes"]) for p in payloads}
+    if len(shapes) > 1 or len(classes) > 1:
+        raise ConfigError(
+            f"{[str(s) for s in sources]}: the models take different inputs or classes "
+            f"({sorted(shapes)}, {sorted(classes)}); export them one at a time"
+        )
+    members = []  # (fused net, normalisation) per checkpoint
+    for source, payload in zip(sources, payloads, strict=True):
+        net, norm, _ = model_from_checkpoint(payload, "cpu", where=source)
+        members.append((fuse_conv_bn(net.to(memory_format=torch.contiguous_format)), norm))
+    shape, n_classes = shapes.pop(), classes.pop()
     example = torch.zeros((2, *shape), dtype=torch.uint8)
     wanted = list(dict.fromkeys(formats))
     if "onnx" in wanted and not onnx_available():
@@ -163,11 +194,12 @@ def export_model(
         path = out_dir / FILES[name]
         writer = _write_torchscript if name == "torchscript" else _write_onnx
         try:
-            _atomic(path, lambda tmp, w=writer: w(net, norm, example, tmp))
+            _atomic(path, lambda tmp, w=writer: w(members, example, tmp))
         except Exception as exc:  # the exporters' own errors: not the user's to fix
             raise RunError(
-                f"{name} export of {source} failed ({type(exc).__name__}: {exc}); predict with "
-                "the checkpoint, or report this with the model's config"
+                f"{name} export of {', '.join(str(s) for s in sources)} failed "
+                f"({type(exc).__name__}: {exc}); predict with the checkpoint, or report this "
+                "with the model's config"
             ) from exc
         written[name] = path
     meta: dict[str, Any] = {
@@ -178,8 +210,10 @@ def export_model(
         "input": "uint8 (N, C, H, W) images as stored, 0..255; preprocessing is in the graph",
         "output": "probabilities",
         "n_classes": n_classes,
-        "config_hash": payload["config_hash"],
-        "source": source.name,
+        "config_hash": payloads[0]["config_hash"],
+        "source": sources[0].name,
+        "members": len(sources),  # > 1: an ensemble, its probabilities averaged
+        "config_hashes": [p["config_hash"] for p in payloads],
         "torch": torch.__version__,
         "onnx_opset": ONNX_OPSET if "onnx" in written else None,
     }
@@ -187,18 +221,31 @@ def export_model(
     return written
 
 
-def _write_torchscript(net: nn.Module, norm: Any, example: torch.Tensor, path: Path) -> None:
+def _wrapped(members: Sequence[tuple[nn.Module, Any]], kind: type[Preprocessed]) -> nn.Module:
+    """One member as ``kind``; several averaged (:class:`Averaged`)."""
+    wrapped = [kind(net, norm.mean, norm.std) for net, norm in members]
+    return (wrapped[0] if len(wrapped) == 1 else Averaged(wrapped)).eval()
+
+
+def _write_torchscript(
+    members: Sequence[tuple[nn.Module, Any]], example: torch.Tensor, path: Path
+) -> None:
     # torch >= 2.10 marks TorchScript deprecated (in favour of torch.export); it still works
     # and is what users' C++/mobile runtimes load, so its warnings are silenced here.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        net = copy.deepcopy(net).to(memory_format=torch.channels_last)
-        module = torch.jit.freeze(torch.jit.script(Preprocessed(net, norm.mean, norm.std).eval()))
+        channels_last = [
+            (copy.deepcopy(net).to(memory_format=torch.channels_last), norm)
+            for net, norm in members
+        ]
+        module = torch.jit.freeze(torch.jit.script(_wrapped(channels_last, Preprocessed)))
         torch.jit.save(module, str(path))
 
 
-def _write_onnx(net: nn.Module, norm: Any, example: torch.Tensor, path: Path) -> None:
-    wrapper = _UInt8Preprocessed(net, norm.mean, norm.std).eval()
+def _write_onnx(
+    members: Sequence[tuple[nn.Module, Any]], example: torch.Tensor, path: Path
+) -> None:
+    wrapper = _wrapped(members, _UInt8Preprocessed)
     registry_log = logging.getLogger("torch.onnx._internal.exporter._registration")
     level = registry_log.level
     registry_log.setLevel(logging.ERROR)  # "torchvision is not installed": not our concern

@@ -23,6 +23,9 @@ from autocnn.errors import CheckpointError, ConfigError, DataError, RunError
 from autocnn.final.sources import model_file  # a checkpoint, or the folder that holds one
 
 EXPORT_SUFFIXES = (".ts", ".onnx")
+# A fit folder keeps its final evaluation, every net of its ensemble, in this subfolder (the
+# name autocnn.fit.folder uses): `predict FIT --ensemble` finds them there.
+FINAL_SUBFOLDER = "final"
 
 
 def is_export(model: str | Path) -> bool:
@@ -112,10 +115,13 @@ def _onnx_runner(path: Path):
 
 
 def ensemble_files(folder: str | Path) -> list[Path]:
-    """Every model an ``evaluate`` / ``transfer weights`` folder trained (its ``metrics.json``)."""
+    """Every model an ``evaluate`` / ``transfer weights`` folder trained (its ``metrics.json``),
+    or a fit folder's final ensemble."""
     import json
 
     folder = Path(folder)
+    if not (folder / "metrics.json").is_file() and (folder / FINAL_SUBFOLDER).is_dir():
+        folder = folder / FINAL_SUBFOLDER  # a fit's
     metrics = folder / "metrics.json"
     if not metrics.is_file():
         raise ConfigError(
@@ -134,6 +140,18 @@ def ensemble_files(folder: str | Path) -> list[Path]:
             "`autocnn evaluate` again into a new folder"
         )
     return [folder / name for name in named]
+
+
+def ensemble_size(model: str | Path) -> int:
+    """How many models ``predict --ensemble`` would average for ``model`` (0: not a folder of
+    models, e.g. a single checkpoint or an export)."""
+    path = Path(model)
+    if not path.is_dir() or is_export(path):
+        return 0
+    try:
+        return len(ensemble_files(path))
+    except (ConfigError, RunError):
+        return 0
 
 
 def read_images(path: str | Path, input_shape: tuple[int, int, int]) -> np.ndarray:

@@ -7,8 +7,9 @@
       clock.json      the budget already spent, saved every few seconds (what a resume has left)
       search/         the search's run folder (autocnn status / report work on it)
       final/          the final evaluation: metrics.json (test metrics), models/seed-<s>.pt
-      model.pt        the final model (autocnn predict OUT IMAGES.npz)
-      export/         the final model as TorchScript and ONNX
+                      (one per net of the final ensemble: autocnn predict OUT IMAGES --ensemble)
+      model.pt        the final model, the ensemble's first net (autocnn predict OUT IMAGES.npz)
+      export/         the final model as TorchScript and ONNX (an ensemble as one model)
       report/         report.html and its figures
       baseline/       with --baseline: the space's default trained for the whole budget
 
@@ -28,6 +29,7 @@ from typing import Any
 
 from autocnn.artifacts import write_json
 from autocnn.errors import RunError
+from autocnn.final.predict import FINAL_SUBFOLDER
 from autocnn.optimize.folder import RunFolder
 
 SAVE_EVERY = 5.0  # seconds between saves of the spent budget
@@ -54,7 +56,7 @@ class FitFolder:
 
     @property
     def final(self) -> Path:
-        return self.path / "final"
+        return self.path / FINAL_SUBFOLDER
 
     @property
     def baseline(self) -> Path:

@@ -163,7 +163,12 @@ def _cpus(state: dict) -> int:
 def _search(
     folder: FitFolder, state: dict, plan: FitPlan, clock: BudgetClock, on_event, log: Log
 ) -> dict:
-    from autocnn.optimize.incumbent import choose, keep_reference_unless_beaten
+    from autocnn.optimize.incumbent import (
+        choose,
+        ensemble_partner,
+        flat_at_the_top,
+        keep_reference_unless_beaten,
+    )
     from autocnn.optimize.run import optimize
     from autocnn.optimize.store import Store
 
@@ -197,7 +202,15 @@ def _search(
         # the search's first config is the space's default (start_with_default): the final
         # training gets another config only if it beats the default by more than noise
         kept = keep_reference_unless_beaten(rows, best, reference_id=0, n_val=plan.n_val)
-        configs = {r.config_id: store.config(r.config_id) for r in (best, kept) if r is not None}
+        # a second net for the final ensemble: when the plan has time for two, and the kept
+        # net's validation error was flat between its two largest budgets (halving its final
+        # time then costs little)
+        flat = kept is not None and flat_at_the_top(rows, kept.config_id, n_val=plan.n_val)
+        partner = None
+        if flat and plan.members > 1:
+            partner = ensemble_partner(rows, kept, n_val=plan.n_val)
+        chosen_rows = [r for r in (best, kept, partner) if r is not None]
+        configs = {r.config_id: store.config(r.config_id) for r in chosen_rows}
         totals = store.summary()
     stage = {"evaluations": totals.n_done, "counts": totals.counts, "seconds": summary.seconds}
     if kept is None:  # too little time for even one evaluation: the known-good default
@@ -209,9 +222,21 @@ def _search(
             f"{best.budget:.0f} s) does not beat the default by more than the noise of "
             f"{plan.n_val} validation images at their largest common budget: the final training "
             "keeps the default")  # fmt: skip
-    chosen = {"config_id": kept.config_id, "budget": kept.budget, "val_loss": kept.loss,
-              "config": configs[kept.config_id]}  # fmt: skip
-    return {**stage, "incumbent": chosen, "elapsed": clock.elapsed()}
+    if plan.members > 1 and partner is None:
+        why = "no other config came close" if flat else "its learning curve was not flat"
+        log(f"the final trains config {kept.config_id} alone ({why})")
+    if partner is not None:
+        stage["partner"] = _choice(partner, configs)
+        log(f"final ensemble: config {kept.config_id} and config {partner.config_id} "
+            f"(validation error {partner.loss:.4f} at {partner.budget:.0f} s, not worse than "
+            f"config {kept.config_id} by more than the noise), each trained for half the final "
+            "time")  # fmt: skip
+    return {**stage, "incumbent": _choice(kept, configs), "elapsed": clock.elapsed()}
+
+
+def _choice(row, configs: dict[int, dict]) -> dict:
+    return {"config_id": row.config_id, "budget": row.budget, "val_loss": row.loss,
+            "config": configs[row.config_id]}  # fmt: skip
 
 
 def _default_choice(state: dict) -> dict:
@@ -220,56 +245,87 @@ def _default_choice(state: dict) -> dict:
     return {"config_id": None, "budget": None, "val_loss": None, "config": config}
 
 
-def _train_final(
-    config: dict, epochs: float, full, out: Path, state: dict, deadline: float | None = None
-) -> dict:
-    """Train ``config`` on ``full`` for ``epochs`` (stopping at ``deadline``, a monotonic time,
-    if that comes first) and test it once (final_evaluation)."""
-    from autocnn.final.evaluation import final_evaluation
-    from autocnn.train import train
-
-    if out.exists():  # a partial final training of a killed session: ours to redo
-        shutil.rmtree(out)
-    result = final_evaluation(
-        lambda seed, save_to: train(config, full, None, epochs=epochs, seed=seed,
-                                    save_to=save_to, deadline=deadline),
-        state["dataset"], config=config, epochs=epochs, seeds=[state["seed"]], out=out,
-        data_dir=state["data_dir"], extra={"space": state["space"], "kind": "fit"},
-    )  # fmt: skip
-    s = result.summary
-    return {
-        "epochs": epochs,
-        "epochs_trained": result.per_seed[0].get("epochs", epochs),
-        "test_accuracy": s["test_acc"]["mean"],
-        "test_balanced_accuracy": s["test_balanced_acc"]["mean"],
-        "train_accuracy": s["train_acc"]["mean"],
-        "n_params": s["n_params"],
-        "seconds": s["seconds"],
-        "model": str(out / result.model),
-    }
-
-
 def _final(folder, state, plan: FitPlan, clock: BudgetClock, log) -> dict:
-    config = state["stages"]["search"]["incumbent"]["config"]
+    search = state["stages"]["search"]
+    members = [search["incumbent"], *([search["partner"]] if "partner" in search else [])]
     left = plan.total_seconds - plan.reserve_seconds - clock.elapsed()
-    row = _train_until(config, monotonic() + left, folder.final, state, log, "the incumbent")
+    what = "the incumbent" if len(members) == 1 else "the ensemble's nets"
+    row = _train_until([m["config"] for m in members], monotonic() + left, folder.final, state,
+                       log, what)  # fmt: skip
+    if len(members) > 1:
+        for member, trained in zip(members, row["members"], strict=True):
+            trained["config_id"] = member["config_id"]
     shutil.copyfile(row["model"], folder.model)
     return {**row, "elapsed": clock.elapsed()}
 
 
-def _train_until(config: dict, deadline: float, out: Path, state: dict, log: Log, what: str):
-    """Measure ``config`` with all threads, then train it on all training data until
-    ``deadline`` (a monotonic time; the test pass after it is budgeted here too) and test it."""
+def _train_until(
+    configs: list[dict], deadline: float, out: Path, state: dict, log: Log, what: str
+) -> dict:
+    """Train each of ``configs`` on all training data for an equal share of the time until
+    ``deadline`` (a monotonic time; each share ends with that net's train and test passes),
+    test them once (final_evaluation), as one ensemble when there are several."""
     import torch
 
+    from autocnn.final.evaluation import final_evaluation
+    from autocnn.train import train
+
     full = data.load(state["dataset"], "train", data_dir=state["data_dir"])  # train + val
-    speed = probe_speed(config, full, threads=torch.get_num_threads(), steps=10).img_per_s
-    # the final evaluation then passes over the training data and the test set (~3x faster)
-    deadline -= 1.25 * len(full) / (3 * speed)
-    epochs = final_epochs(deadline - monotonic(), len(full), speed)
-    log(f"final training of {what}: {deadline - monotonic():.0f} s on {len(full)} images "
-        f"({speed:.0f} img/s measured; at most {epochs:g} epochs)")  # fmt: skip
-    return {**_train_final(config, epochs, full, out, state, deadline), "img_per_s": speed}
+    threads = torch.get_num_threads()
+    # measured right before training, with all threads: the epoch bound of each share
+    speeds = [probe_speed(c, full, threads=threads, steps=10).img_per_s for c in configs]
+    seeds = [state["seed"] + i for i in range(len(configs))]
+    # each net's train and test passes after its training (~3x faster than training)
+    passes = [1.25 * len(full) / (3 * speed) for speed in speeds]
+
+    def fit_member(seed: int, save_to: Path):
+        i = seeds.index(seed)
+        end = monotonic() + (deadline - monotonic()) / (len(configs) - i) - passes[i]
+        bound = final_epochs(end - monotonic(), len(full), speeds[i])
+        if len(configs) > 1:
+            log(f"net {i + 1} of {len(configs)}: {end - monotonic():.0f} s, at most {bound:g} "
+                "epochs")  # fmt: skip
+        return train(configs[i], full, None, epochs=bound, seed=seed, save_to=save_to,
+                     deadline=end)  # fmt: skip
+
+    if out.exists():  # a partial final training of a killed session: ours to redo
+        shutil.rmtree(out)
+    left = deadline - monotonic()
+    first = final_epochs(left / len(configs) - passes[0], len(full), speeds[0])
+    measured = " / ".join(f"{speed:.0f}" for speed in speeds)
+    share = f"at most {first:g} epochs" if len(configs) == 1 else "an equal share for each net"
+    log(f"final training of {what}: {left - passes[0]:.0f} s on {len(full)} images ({measured} "
+        f"img/s measured; {share})")  # fmt: skip
+    result = final_evaluation(
+        fit_member, state["dataset"], config=configs[0], epochs=first, seeds=seeds, out=out,
+        data_dir=state["data_dir"], extra={"space": state["space"], "kind": "fit"},
+        member_configs=configs if len(configs) > 1 else None,
+    )  # fmt: skip
+    s, rows = result.summary, result.per_seed
+    ok = [r for r in rows if r["status"] == "ok"]
+    together = s.get("ensemble")  # two or more nets trained: their averaged probabilities
+    row = {
+        "epochs": first,
+        "epochs_trained": ok[0]["epochs"],
+        "test_accuracy": together["test_acc"] if together else s["test_acc"]["mean"],
+        "test_balanced_accuracy": (
+            together["test_balanced_acc"] if together else s["test_balanced_acc"]["mean"]
+        ),
+        "train_accuracy": s["train_acc"]["mean"],
+        "n_params": sum(r["n_params"] for r in ok),
+        "seconds": s["seconds"],
+        "model": str(out / result.model),
+        "img_per_s": speeds[0],
+    }
+    if len(configs) > 1:
+        row["models"] = [str(out / r["model"]) for r in ok]
+        row["members"] = [
+            {"status": r["status"], "test_accuracy": r.get("test_acc"),
+             "test_balanced_accuracy": r.get("test_balanced_acc"), "epochs_trained": r["epochs"],
+             "n_params": r["n_params"], "img_per_s": speed}
+            for r, speed in zip(rows, speeds, strict=True)
+        ]  # fmt: skip
+    return row
 
 
 def _deliver(folder: FitFolder, state: dict, log: Log) -> dict:
@@ -280,9 +336,10 @@ def _deliver(folder: FitFolder, state: dict, log: Log) -> dict:
     try:
         from autocnn.final.export import export_model
 
-        delivered["export"] = {
-            k: str(v) for k, v in export_model(folder.model, folder.export).items()
-        }
+        models = state["stages"]["final"].get("models") or [folder.model]  # an ensemble's all
+        # the fit owns its export folder: a session killed while exporting left a partial one
+        exported = export_model(models, folder.export, overwrite=True)
+        delivered["export"] = {k: str(v) for k, v in exported.items()}
     except Exception as error:  # noqa: BLE001 - the .pt model is the deliverable; say why
         log(f"export skipped: {error}")
         delivered["export_error"] = str(error)
@@ -299,7 +356,7 @@ def _baseline(folder, state, plan: FitPlan, log) -> dict:
     """The space's default trained for the fit's whole budget (less the same reserve)."""
     deadline = monotonic() + plan.total_seconds - plan.reserve_seconds
     config = space.default_config(state["space"])
-    return _train_until(config, deadline, folder.baseline, state, log, "the default (baseline)")
+    return _train_until([config], deadline, folder.baseline, state, log, "the default (baseline)")
 
 
 def _summary(state: dict, seconds: float) -> dict[str, Any]:
@@ -317,6 +374,8 @@ def _summary(state: dict, seconds: float) -> dict[str, Any]:
         "test_accuracy": final["test_accuracy"],
         "test_balanced_accuracy": final["test_balanced_accuracy"],
         "n_params": final["n_params"],
+        # the final ensemble's nets (absent: one net): config id, own test accuracy, epochs
+        "final_members": final.get("members"),
     }
     if "baseline" in state:
         summary["baseline_test_accuracy"] = state["baseline"]["test_accuracy"]

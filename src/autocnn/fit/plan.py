@@ -39,6 +39,17 @@ The policy, and the measurements behind it (2-core x86 machine, BENCHMARKS.md):
   on kmnist10k, 5 minutes: a 41-second search ranked nets after half an epoch and chose one that
   reached 93.05 % test accuracy; issue #13's notes). The search then starts at about 15 minutes
   on kmnist10k-sized data.
+- **A final ensemble of two nets when the final time is long** (:func:`final_members` says
+  whether the plan has room): the kept config and a different one the search found not clearly
+  worse (:func:`autocnn.optimize.incumbent.ensemble_partner`), each trained for half the final
+  time, their probabilities averaged. Room means each half is at least :data:`MEMBER_BUDGETS`
+  times the search's largest evaluation; the search must also show the kept config's validation
+  error flat between its two largest budgets (:func:`~autocnn.optimize.incumbent.flat_at_the_top`):
+  if three times the training bought less than the noise, half of a much longer final training
+  costs little, while a second net's different mistakes are corrected by averaging. Measured on
+  kmnist10k (BENCHMARKS §9): the default's test accuracy is flat from ~200 epochs on (442 epochs:
+  99.25 / 99.30 %, 789 epochs: 99.25 %); with 20-45 epochs per model (an earlier, slower plan,
+  §7) two half-length models lost to one, which is the steep part of the curve the rule avoids.
 - **Final training**: until the budget's deadline. The learning-rate schedule advances with steps
   or time, whichever is further (``autocnn.train.train(deadline=...)``), so the budget holds and
   the schedule completes even when the machine is slower than measured (on a loaded machine it
@@ -71,6 +82,8 @@ RUNGS = 3  # budgets max/9, max/3, max
 START_SECONDS = 1.0  # an evaluation's start beside its budget: model build, data to the device
 MIN_SEARCH_IMAGES = 300 * 128
 MIN_SEARCH_SECONDS = 15.0  # the first worker starts in ~3-4 s (fork server importing torch)
+MAX_MEMBERS = 2  # nets in the final ensemble
+MEMBER_BUDGETS = 2.0  # a member's final seconds, at least, in units of the largest evaluation
 
 
 @dataclass(frozen=True)
@@ -105,6 +118,7 @@ class FitPlan:
     n_train: int
     n_val: int
     speeds: dict[str, Any]
+    members: int = 1  # nets the final training trains (plans stored before ensembles: 1)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -130,6 +144,12 @@ class FitPlan:
                 f"data subsets {fraction:.0%}-100 % with {self.epochs * fraction:.2g}-"
                 f"{self.epochs:.2g} epochs"
             )
+        final = f"final training {_clock(self.final_seconds)}"
+        if self.members > 1:
+            final += (
+                f" (or {self.members} nets of {_clock(self.final_seconds / self.members)}, "
+                "averaged, where the search shows a flat curve and a second net)"
+            )
         if not self.search_seconds:
             return [
                 f"budget {_clock(self.total_seconds)}: probe {_clock(self.spent_before_plan)}, "
@@ -143,8 +163,8 @@ class FitPlan:
             ]
         return [
             f"budget {_clock(self.total_seconds)}: probe {_clock(self.spent_before_plan)}, search "
-            f"{_clock(self.search_seconds)}, final training {_clock(self.final_seconds)}, test + "
-            f"export + report {_clock(self.reserve_seconds)}",
+            f"{_clock(self.search_seconds)}, {final}, test + export + report "
+            f"{_clock(self.reserve_seconds)}",
             f"search: {self.workers} worker(s) x {self.threads_per_worker} thread(s), BOHB eta "
             f"{self.eta:g}, budgets {budget}",
             f"cost: one epoch {self.epoch_seconds:.1f} s per worker; evaluations "
@@ -203,6 +223,7 @@ def make_plan(
         n_train=int(n_train),
         n_val=int(n_val),
         speeds=dataclasses.asdict(speeds),
+        members=final_members(available - search, max_budget if search else 0.0),
     )
 
 
@@ -214,6 +235,18 @@ def search_share(total_seconds: float) -> float:
     """
     position = math.log(max(total_seconds, 300) / 300) / math.log(1800 / 300)
     return 0.15 + 0.25 * min(1.0, position)
+
+
+def final_members(final_seconds: float, max_budget: float) -> int:
+    """How many nets the final training trains (see the module docstring); 1 without a search.
+
+    >>> final_members(1059, 234), final_members(800, 234), final_members(300, 0)
+    (2, 1, 1)
+    """
+    if max_budget <= 0:
+        return 1
+    fits = int(final_seconds // (MEMBER_BUDGETS * max_budget))
+    return max(1, min(MAX_MEMBERS, fits))
 
 
 def final_epochs(seconds: float, n_images: int, img_per_s: float, margin: float = 2.0) -> float:
