@@ -96,7 +96,10 @@ def test_a_final_ensemble_trains_both_nets_tests_their_average_and_exports_it_as
         search["incumbent"]["config"],
         partner["config"],
     ]
-    assert metrics["summary"]["ensemble"]["test_acc"] == s["test_accuracy"]
+    together = metrics["summary"]["ensemble"]
+    assert together["test_acc"] == s["test_accuracy"]
+    confusion = np.array(together["test_confusion"])  # the report shows it beside each net's
+    assert np.trace(confusion) / confusion.sum() == pytest.approx(s["test_accuracy"])
     assert s["n_params"] == sum(row["n_params"] for row in metrics["per_seed"])
     assert len(final["models"]) == 2 and s["seconds"] <= BUDGET * 1.3
     # the fit folder predicts with both nets; the export is the same ensemble as one model

@@ -6,6 +6,7 @@ from autocnn.optimize.incumbent import (
     Scored,
     choose,
     ensemble_partner,
+    flat_at_the_top,
     keep_reference_unless_beaten,
 )
 from autocnn.optimize.store import Store
@@ -94,3 +95,12 @@ def test_no_partner_without_comparable_evidence():
     worse = [kept, Scored(5, 78.0, 0.09, 14)]
     assert ensemble_partner(worse, kept, n_val=1600) is None
     assert ensemble_partner(worse, kept, n_val=40).config_id == 5  # 40 images: all noise
+
+
+def test_the_search_is_flat_at_the_top_when_more_time_bought_less_than_the_noise():
+    assert flat_at_the_top(SEARCH, n_val=1600)  # best 0.0137 at 78 s, 0.0131 at 234 s
+    # the same drop on 100 times as many images is evidence that training longer still pays
+    steep = [*SEARCH, Scored(3, 78.0, 0.030, 30), Scored(3, 234.0, 0.005, 31)]
+    assert not flat_at_the_top([r for r in steep if r.config_id == 3], n_val=1600)
+    assert not flat_at_the_top(SEARCH, n_val=1_600_000)
+    assert not flat_at_the_top(SEARCH[:2], n_val=1600)  # one budget: no evidence

@@ -216,6 +216,7 @@ def final_evaluation(
             "test_balanced_acc": together.balanced_accuracy,
             "test_loss": together.loss,
             "test_per_class_acc": together.per_class_acc,
+            "test_confusion": together.confusion,  # the report shows the ensemble's too
         }
     final = FinalResult(
         dataset=dataset,

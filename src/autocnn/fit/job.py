@@ -202,10 +202,10 @@ def _search(
         # the search's first config is the space's default (start_with_default): the final
         # training gets another config only if it beats the default by more than noise
         kept = keep_reference_unless_beaten(rows, best, reference_id=0, n_val=plan.n_val)
-        # a second net for the final ensemble: when the plan has time for two, and the kept
-        # net's validation error was flat between its two largest budgets (halving its final
-        # time then costs little)
-        flat = kept is not None and flat_at_the_top(rows, kept.config_id, n_val=plan.n_val)
+        # a second net for the final ensemble: when the plan has time for two, and the search's
+        # best validation error was flat between its two largest budgets (halving the final
+        # nets' time then costs little)
+        flat = flat_at_the_top(rows, n_val=plan.n_val)
         partner = None
         if flat and plan.members > 1:
             partner = ensemble_partner(rows, kept, n_val=plan.n_val)
@@ -223,7 +223,7 @@ def _search(
             f"{plan.n_val} validation images at their largest common budget: the final training "
             "keeps the default")  # fmt: skip
     if plan.members > 1 and partner is None:
-        why = "no other config came close" if flat else "its learning curve was not flat"
+        why = "no other config came close" if flat else "the search's best still improved with time"
         log(f"the final trains config {kept.config_id} alone ({why})")
     if partner is not None:
         stage["partner"] = _choice(partner, configs)

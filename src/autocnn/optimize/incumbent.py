@@ -25,9 +25,9 @@ final ensemble): the best of the others by :func:`choose` that the kept config d
 more than the same noise at their largest common budget. Two different nets make different
 mistakes, so their averaged probabilities are usually right more often than either; a config
 with no common budget with the kept one has no comparable evidence and is passed over.
-:func:`flat_at_the_top` says whether a config's validation error still fell between its two
-largest budgets by more than that noise: where it did not, training it half as long (to make time
-for a second net) costs little.
+:func:`flat_at_the_top` says whether the search's best validation error still fell between its
+two largest budgets by more than that noise: where three times the training bought nothing
+measurable, training the final nets half as long (to make time for a second net) costs little.
 
 Example:
     >>> rows = [Scored(0, 3.0, 0.097), Scored(1, 1.0, 0.20), Scored(2, 9.0, 0.146)]
@@ -45,7 +45,8 @@ Example:
     7
     >>> print(ensemble_partner(clear, Scored(7, 234.0, 0.0131), n_val=1600))  # 0: clearly worse
     None
-    >>> flat_at_the_top(close, 7, n_val=1600), flat_at_the_top(clear, 0, n_val=1600)
+    >>> steep = [Scored(0, 3.0, 0.05), Scored(0, 9.0, 0.026)]  # 3 -> 9 epochs: still learning
+    >>> flat_at_the_top(close, n_val=1600), flat_at_the_top(steep, n_val=1600)
     (True, False)
 """
 
@@ -130,20 +131,17 @@ def ensemble_partner(
     return None
 
 
-def flat_at_the_top(
-    rows: Iterable[Scored], config_id: int, *, n_val: int, z: float = NOISE_Z
-) -> bool:
-    """Whether ``config_id``'s best validation error at its largest budget is lower than at its
-    second largest by no more than ``z`` standard errors (False with fewer than two budgets:
-    no evidence)."""
-    rows = [r for r in rows if r.loss is not None and math.isfinite(r.loss)]
-    mine = sorted(
-        (r for (c, _), r in _best_per_budget(rows).items() if c == config_id),
-        key=lambda r: r.budget,
-    )
-    if len(mine) < 2:
+def flat_at_the_top(rows: Iterable[Scored], *, n_val: int, z: float = NOISE_Z) -> bool:
+    """Whether the search's best validation error at its largest budget is lower than its best
+    at the second largest by no more than ``z`` standard errors (False with fewer than two
+    budgets: no evidence)."""
+    best: dict[float, float] = {}
+    for row in rows:
+        if row.loss is not None and math.isfinite(row.loss):
+            best[row.budget] = min(row.loss, best.get(row.budget, math.inf))
+    if len(best) < 2:
         return False
-    shorter, longest = mine[-2].loss, mine[-1].loss
+    shorter, longest = (best[b] for b in sorted(best)[-2:])
     noise = math.sqrt(_variance(shorter, n_val) + _variance(longest, n_val))
     return shorter - longest <= z * noise
 
