@@ -100,11 +100,10 @@ def _trained(row: dict) -> str:
     members = row.get("final_members") or []
     if len(members) > 1:  # an ensemble: each net's own test accuracy and epochs
         alone = ", ".join(
-            f"{'default' if m['config_id'] in (0, None) else 'config ' + str(m['config_id'])} "
             f"{100 * (m['test_accuracy'] or float('nan')):.2f} % x {m['epochs_trained']:.0f} ep"
             for m in members
         )
-        name = f"ensemble: {name} + config {members[1]['config_id']} ({alone})"
+        name = f"{name} x {len(members)} seeds ({alone})"
     return name
 
 

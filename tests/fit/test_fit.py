@@ -47,7 +47,7 @@ def test_fit_delivers_a_tested_model_a_report_and_a_summary(finished, tmp_path):
     together = metrics["summary"].get("ensemble")  # when the final trained two nets
     tested = together["test_acc"] if together else metrics["summary"]["test_acc"]["mean"]
     assert tested == s["test_accuracy"]
-    assert (s["final_members"] is not None) == ("partner" in search) == (together is not None)
+    assert (s["final_members"] is not None) == (search.get("nets", 1) > 1) == (together is not None)
     assert (out / "report" / "report.html").is_file()
     assert json.loads((out / "fit.json").read_text())["summary"] == s
     # the model predicts like the final evaluation's (predict accepts the fit folder)
@@ -64,21 +64,17 @@ def test_fit_delivers_a_tested_model_a_report_and_a_summary(finished, tmp_path):
         assert np.array_equal(ts, labels)
 
 
-def test_a_final_ensemble_trains_both_nets_tests_their_average_and_exports_it_as_one(
+def test_a_final_ensemble_trains_two_nets_tests_their_average_and_exports_it_as_one(
     finished, tmp_path, capsys
 ):
-    """The finished fit's final stage again, with a second net from its own search."""
+    """The finished fit's final stage again, as the search stage asks when its curve is flat."""
     out, state, _ = finished
     copy = tmp_path / "ensemble"
     shutil.copytree(out, copy)
     folder = FitFolder(copy)
     search = state["stages"]["search"]
     kept = search["incumbent"]["config_id"]
-    with Store.open(folder.search.db, readonly=True) as store:
-        other = next(r for r in store.scored() if r.config_id != kept)
-        partner = {"config_id": other.config_id, "budget": other.budget, "val_loss": other.loss,
-                   "config": store.config(other.config_id)}  # fmt: skip
-    again = {**state, "stages": {"search": {**search, "partner": partner}}}
+    again = {**state, "stages": {"search": {**search, "nets": 2}}}
     del again["summary"], again["done"]
     folder.write(again)
     (copy / "clock.json").write_text(json.dumps({"spent": search["elapsed"]}))
@@ -89,13 +85,11 @@ def test_a_final_ensemble_trains_both_nets_tests_their_average_and_exports_it_as
     baseline = json.loads((folder.baseline / "metrics.json").read_text())
     assert baseline["summary"]["test_acc"]["mean"] == s["baseline_test_accuracy"]
     assert "ensemble" not in baseline["summary"] and s["baseline_epochs"] > 0
-    assert [m["config_id"] for m in s["final_members"]] == [kept, other.config_id]
+    assert [m["config_id"] for m in s["final_members"]] == [kept, kept]
     assert all(m["status"] == "ok" and m["epochs_trained"] > 0 for m in s["final_members"])
     metrics = json.loads((folder.final / "metrics.json").read_text())
-    assert [row["config"] for row in metrics["per_seed"]] == [
-        search["incumbent"]["config"],
-        partner["config"],
-    ]
+    assert [row["seed"] for row in metrics["per_seed"]] == [state["seed"], state["seed"] + 1]
+    assert all(row["config"] == search["incumbent"]["config"] for row in metrics["per_seed"])
     together = metrics["summary"]["ensemble"]
     assert together["test_acc"] == s["test_accuracy"]
     confusion = np.array(together["test_confusion"])  # the report shows it beside each net's

@@ -5,7 +5,6 @@ from __future__ import annotations
 from autocnn.optimize.incumbent import (
     Scored,
     choose,
-    ensemble_partner,
     flat_at_the_top,
     keep_reference_unless_beaten,
 )
@@ -75,26 +74,6 @@ def test_without_a_common_budget_or_a_reference_the_rule_decides():
     only_default = [r for r in SEARCH if r.config_id == 0]
     assert _keep(only_default) == choose(only_default)
     assert keep_reference_unless_beaten([], None, reference_id=0, n_val=1600) is None
-
-
-def test_the_ensemble_partner_is_the_best_other_config_not_clearly_worse():
-    kept = _keep(SEARCH)  # the default, at 78 s
-    partner = ensemble_partner(SEARCH, kept, n_val=1600)
-    assert (partner.config_id, partner.budget) == (7, 234.0)  # choose()'s pick among the others
-    # a better-looking config that the kept one beats clearly where both ran is passed over
-    lucky = [*SEARCH, Scored(9, 78.0, 0.0400, 20), Scored(9, 234.0, 0.0100, 21)]
-    assert choose([r for r in lucky if r.config_id != 0]).config_id == 9
-    assert ensemble_partner(lucky, kept, n_val=1600).config_id == 7
-
-
-def test_no_partner_without_comparable_evidence():
-    kept = Scored(0, 78.0, 0.0156, 13)
-    never_met = [Scored(0, 78.0, 0.0156, 13), Scored(5, 26.0, 0.01, 4)]  # no common budget
-    assert ensemble_partner(never_met, kept, n_val=1600) is None
-    assert ensemble_partner([kept], kept, n_val=1600) is None  # never the kept config itself
-    worse = [kept, Scored(5, 78.0, 0.09, 14)]
-    assert ensemble_partner(worse, kept, n_val=1600) is None
-    assert ensemble_partner(worse, kept, n_val=40).config_id == 5  # 40 images: all noise
 
 
 def test_the_search_is_flat_at_the_top_when_more_time_bought_less_than_the_noise():

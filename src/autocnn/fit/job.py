@@ -11,7 +11,8 @@ and gives the rest only the time that is left (:class:`~autocnn.fit.folder.Budge
 4. **final**: the incumbent (:mod:`autocnn.optimize.incumbent`'s rule; the default unless the
    incumbent beats it by more than validation noise) measured again with all threads, then
    trained on all training data until the budget's deadline, and tested once (the only read of
-   the test set);
+   the test set); as two nets of two seeds, half the time each, probabilities averaged, where
+   the plan has room and the search's curve is flat (:mod:`autocnn.fit.plan`);
 5. **export** (TorchScript, ONNX where installed) and **report**;
 6. with ``baseline=True``, after the budget: the space's default trained for the same total
    time, tested the same way: the bar a search has to clear.
@@ -24,6 +25,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -163,12 +165,7 @@ def _cpus(state: dict) -> int:
 def _search(
     folder: FitFolder, state: dict, plan: FitPlan, clock: BudgetClock, on_event, log: Log
 ) -> dict:
-    from autocnn.optimize.incumbent import (
-        choose,
-        ensemble_partner,
-        flat_at_the_top,
-        keep_reference_unless_beaten,
-    )
+    from autocnn.optimize.incumbent import choose, flat_at_the_top, keep_reference_unless_beaten
     from autocnn.optimize.run import optimize
     from autocnn.optimize.store import Store
 
@@ -202,15 +199,10 @@ def _search(
         # the search's first config is the space's default (start_with_default): the final
         # training gets another config only if it beats the default by more than noise
         kept = keep_reference_unless_beaten(rows, best, reference_id=0, n_val=plan.n_val)
-        # a second net for the final ensemble: when the plan has time for two, and the search's
-        # best validation error was flat between its two largest budgets (halving the final
-        # nets' time then costs little)
+        # two nets of the kept config when the plan has time for two and the search's best
+        # validation error was flat between its two largest budgets (halving costs little)
         flat = flat_at_the_top(rows, n_val=plan.n_val)
-        partner = None
-        if flat and plan.members > 1:
-            partner = ensemble_partner(rows, kept, n_val=plan.n_val)
-        chosen_rows = [r for r in (best, kept, partner) if r is not None]
-        configs = {r.config_id: store.config(r.config_id) for r in chosen_rows}
+        configs = {r.config_id: store.config(r.config_id) for r in (best, kept) if r is not None}
         totals = store.summary()
     stage = {"evaluations": totals.n_done, "counts": totals.counts, "seconds": summary.seconds}
     if kept is None:  # too little time for even one evaluation: the known-good default
@@ -222,15 +214,14 @@ def _search(
             f"{best.budget:.0f} s) does not beat the default by more than the noise of "
             f"{plan.n_val} validation images at their largest common budget: the final training "
             "keeps the default")  # fmt: skip
-    if plan.members > 1 and partner is None:
-        why = "no other config came close" if flat else "the search's best still improved with time"
-        log(f"the final trains config {kept.config_id} alone ({why})")
-    if partner is not None:
-        stage["partner"] = _choice(partner, configs)
-        log(f"final ensemble: config {kept.config_id} and config {partner.config_id} "
-            f"(validation error {partner.loss:.4f} at {partner.budget:.0f} s, not worse than "
-            f"config {kept.config_id} by more than the noise), each trained for half the final "
-            "time")  # fmt: skip
+    stage["nets"] = plan.members if flat else 1
+    if plan.members > 1 and flat:
+        log(f"the final trains config {kept.config_id} as {plan.members} nets (seeds from "
+            f"{state['seed']}), probabilities averaged: the search's best did not improve "
+            "measurably with 3x the training")  # fmt: skip
+    elif plan.members > 1:
+        log(f"the final trains config {kept.config_id} as one net: the search's best still "
+            "improved measurably with 3x the training")  # fmt: skip
     return {**stage, "incumbent": _choice(kept, configs), "elapsed": clock.elapsed()}
 
 
@@ -247,14 +238,13 @@ def _default_choice(state: dict) -> dict:
 
 def _final(folder, state, plan: FitPlan, clock: BudgetClock, log) -> dict:
     search = state["stages"]["search"]
-    members = [search["incumbent"], *([search["partner"]] if "partner" in search else [])]
+    incumbent, nets = search["incumbent"], search.get("nets", 1)
     left = plan.total_seconds - plan.reserve_seconds - clock.elapsed()
-    what = "the incumbent" if len(members) == 1 else "the ensemble's nets"
-    row = _train_until([m["config"] for m in members], monotonic() + left, folder.final, state,
+    what = "the incumbent" if nets == 1 else f"the incumbent, {nets} nets"
+    row = _train_until([incumbent["config"]] * nets, monotonic() + left, folder.final, state,
                        log, what)  # fmt: skip
-    if len(members) > 1:
-        for member, trained in zip(members, row["members"], strict=True):
-            trained["config_id"] = member["config_id"]
+    for trained in row.get("members", []):
+        trained["config_id"] = incumbent["config_id"]
     shutil.copyfile(row["model"], folder.model)
     return {**row, "elapsed": clock.elapsed()}
 
@@ -272,8 +262,14 @@ def _train_until(
 
     full = data.load(state["dataset"], "train", data_dir=state["data_dir"])  # train + val
     threads = torch.get_num_threads()
-    # measured right before training, with all threads: the epoch bound of each share
-    speeds = [probe_speed(c, full, threads=threads, steps=10).img_per_s for c in configs]
+    # measured right before training, with all threads (once per distinct config): the epoch
+    # bound of each share
+    measured: dict[str, float] = {}
+    for config in configs:
+        key = json.dumps(config, sort_keys=True)
+        if key not in measured:
+            measured[key] = probe_speed(config, full, threads=threads, steps=10).img_per_s
+    speeds = [measured[json.dumps(c, sort_keys=True)] for c in configs]
     seeds = [state["seed"] + i for i in range(len(configs))]
     # each net's train and test passes after its training (~3x faster than training)
     passes = [1.25 * len(full) / (3 * speed) for speed in speeds]

@@ -20,14 +20,9 @@ minutes it tested at 98.20 %, where the default trained for the fit's 30 minutes
 At that size such a margin is noise, and the winner of a noisy race is biased (its validation
 score overstates it).
 
-:func:`ensemble_partner` picks a second, different config to train beside the kept one (``fit``'s
-final ensemble): the best of the others by :func:`choose` that the kept config does not beat by
-more than the same noise at their largest common budget. Two different nets make different
-mistakes, so their averaged probabilities are usually right more often than either; a config
-with no common budget with the kept one has no comparable evidence and is passed over.
 :func:`flat_at_the_top` says whether the search's best validation error still fell between its
 two largest budgets by more than that noise: where three times the training bought nothing
-measurable, training the final nets half as long (to make time for a second net) costs little.
+measurable, training the final net half as long (to make time for a second one) costs little.
 
 Example:
     >>> rows = [Scored(0, 3.0, 0.097), Scored(1, 1.0, 0.20), Scored(2, 9.0, 0.146)]
@@ -41,10 +36,6 @@ Example:
     >>> clear = [Scored(0, 78.0, 0.0400), *close[1:]]
     >>> keep_reference_unless_beaten(clear, choose(clear), reference_id=0, n_val=1600).config_id
     7
-    >>> ensemble_partner(close, Scored(0, 78.0, 0.0156), n_val=1600).config_id
-    7
-    >>> print(ensemble_partner(clear, Scored(7, 234.0, 0.0131), n_val=1600))  # 0: clearly worse
-    None
     >>> steep = [Scored(0, 3.0, 0.05), Scored(0, 9.0, 0.026)]  # 3 -> 9 epochs: still learning
     >>> flat_at_the_top(close, n_val=1600), flat_at_the_top(steep, n_val=1600)
     (True, False)
@@ -108,27 +99,6 @@ def keep_reference_unless_beaten(
     if theirs - mine > z * noise:
         return chosen
     return max((r for (c, _), r in best.items() if c == reference_id), key=lambda r: r.budget)
-
-
-def ensemble_partner(
-    rows: Iterable[Scored], kept: Scored, *, n_val: int, z: float = NOISE_Z
-) -> Scored | None:
-    """The best result (by :func:`choose`) of a config other than ``kept``'s that is not worse
-    than ``kept``'s config by more than ``z`` standard errors at their largest common budget;
-    None when no config qualifies."""
-    rows = [r for r in rows if r.loss is not None and math.isfinite(r.loss)]
-    best = _best_per_budget(rows)
-    rejected = {kept.config_id}
-    while (candidate := choose(r for r in rows if r.config_id not in rejected)) is not None:
-        common = [b for c, b in best if c == kept.config_id and (candidate.config_id, b) in best]
-        if common:
-            budget = max(common)
-            mine = best[(candidate.config_id, budget)].loss
-            theirs = best[(kept.config_id, budget)].loss
-            if mine - theirs <= z * math.sqrt(_variance(mine, n_val) + _variance(theirs, n_val)):
-                return candidate
-        rejected.add(candidate.config_id)
-    return None
 
 
 def flat_at_the_top(rows: Iterable[Scored], *, n_val: int, z: float = NOISE_Z) -> bool:

@@ -1,0 +1,53 @@
+"""A finished fit's final stage again, with another number of nets: the same search, paired.
+
+Copies ``FIT``'s folder without its final stage (final/, export/, report/, model.pt, baseline/)
+to ``--out``, sets the search stage's ``nets`` (how many seeds of the kept config the final
+trains, :mod:`autocnn.fit.job`), rewinds the fit's clock to the end of its search, and resumes it:
+the final stage then gets exactly the time it had in the original fit. Compares final-stage
+rules on one search, which a second fit cannot (time budgets are not reproducible step for
+step, so a second search differs). Nothing else should run on the machine.
+
+Example::
+
+    python benchmarks/fit_final_again.py OUT/seed-0 --nets 2 --out OUT2/seed-0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+FINAL_STAGE = ("final", "export", "report", "model.pt", "baseline")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("fit", help="a finished fit's folder")
+    parser.add_argument("--nets", type=int, default=2)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    source, out = Path(args.fit), Path(args.out)
+    if out.exists():
+        sys.exit(f"{out} exists; choose another --out")
+    state = json.loads((source / "fit.json").read_text())
+    if not state.get("done"):
+        sys.exit(f"{source}: not a finished fit")
+    shutil.copytree(source, out, ignore=shutil.ignore_patterns(*FINAL_STAGE))
+    search = state["stages"]["search"]
+    state["stages"] = {"search": {**search, "nets": args.nets}}
+    for key in ("summary", "done", "baseline"):
+        state.pop(key, None)
+    (out / "fit.json").write_text(json.dumps(state, indent=1))
+    (out / "clock.json").write_text(json.dumps({"spent": search["elapsed"]}))
+    subprocess.run([sys.executable, "-m", "autocnn.cli", "fit", "--resume", str(out)], check=True)
+    summary = json.loads((out / "fit.json").read_text())["summary"]
+    print(json.dumps({"fit": str(source), "nets": args.nets, **summary}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
