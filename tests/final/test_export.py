@@ -237,6 +237,17 @@ def test_an_ensemble_exports_as_one_model_averaging_its_nets_probabilities(train
     assert np.array_equal(labels, expected.argmax(axis=1))
 
 
+def test_models_that_take_different_inputs_or_classes_are_not_averaged(trained, tmp_path):
+    from autocnn.train import load_checkpoint
+    from autocnn.train.checkpoint import save_checkpoint
+
+    other = tmp_path / "other.pt"
+    save_checkpoint(other, {**load_checkpoint(trained.checkpoint), "n_classes": 5})
+    with pytest.raises(CheckpointError, match="different inputs or classes"):
+        export_model([trained.checkpoint, other], tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
 def test_export_refuses_bad_formats_and_an_existing_export(trained, tmp_path):
     with pytest.raises(ConfigError, match="formats"):
         export_model(trained.checkpoint, tmp_path / "x", formats=("tflite",))

@@ -148,8 +148,8 @@ def export_model(
     the written files by format; ONNX is left out, with a logged message, when its packages
     are missing. Existing exports are replaced only with ``overwrite``.
     """
-    from autocnn.final.sources import model_file
-    from autocnn.train import load_checkpoint, model_from_checkpoint
+    from autocnn.final.sources import load_together, model_file
+    from autocnn.train import model_from_checkpoint
 
     formats = (formats,) if isinstance(formats, str) else tuple(formats)
     unknown = [f for f in formats if f not in FILES]
@@ -162,19 +162,11 @@ def export_model(
     sources = [model_file(c) for c in (checkpoint if many else [checkpoint])]
     if not sources:
         raise ConfigError("export_model needs at least one checkpoint")
-    payloads = [load_checkpoint(source) for source in sources]
-    shapes = {tuple(int(v) for v in p["input_shape"]) for p in payloads}
-    classes = {int(p["n_classes"]) for p in payloads}
-    if len(shapes) > 1 or len(classes) > 1:
-        raise ConfigError(
-            f"{[str(s) for s in sources]}: the models take different inputs or classes "
-            f"({sorted(shapes)}, {sorted(classes)}); export them one at a time"
-        )
+    payloads, shape, n_classes = load_together(sources, "export them one at a time")
     members = []  # (fused net, normalisation) per checkpoint
     for source, payload in zip(sources, payloads, strict=True):
         net, norm, _ = model_from_checkpoint(payload, "cpu", where=source)
         members.append((fuse_conv_bn(net.to(memory_format=torch.contiguous_format)), norm))
-    shape, n_classes = shapes.pop(), classes.pop()
     example = torch.zeros((2, *shape), dtype=torch.uint8)
     wanted = list(dict.fromkeys(formats))
     if "onnx" in wanted and not onnx_available():

@@ -246,18 +246,12 @@ def _checkpoint_probabilities(
 ) -> np.ndarray:
     import torch
 
-    from autocnn.train import class_probabilities, load_checkpoint, model_from_checkpoint
+    from autocnn.final.sources import load_together
+    from autocnn.train import class_probabilities, model_from_checkpoint
 
     paths = ensemble_files(model) if ensemble else [model_file(model)]
-    checkpoints = [load_checkpoint(path) for path in paths]
-    shapes = {tuple(int(v) for v in c["input_shape"]) for c in checkpoints}
-    n_classes = {int(c["n_classes"]) for c in checkpoints}
-    if len(shapes) > 1 or len(n_classes) > 1:
-        raise RunError(
-            f"{model}: the ensemble's models take different inputs or classes ({sorted(shapes)}, "
-            f"{sorted(n_classes)}); predict with one model (drop --ensemble)"
-        )
-    x = torch.from_numpy(read_images(images, shapes.pop()))  # type: ignore[arg-type]
+    checkpoints, shape, _ = load_together(paths, "predict with one model (drop --ensemble)")
+    x = torch.from_numpy(read_images(images, shape))  # type: ignore[arg-type]
     summed = None
     for path, checkpoint in zip(paths, checkpoints, strict=True):
         net, norm, _ = model_from_checkpoint(checkpoint, device, where=path)

@@ -146,6 +146,23 @@ def model_file(source: str | Path) -> Path:
     )
 
 
+def load_together(paths: Iterable[Path], fix: str) -> tuple[list[dict], tuple[int, ...], int]:
+    """Checkpoints meant to be used as one ensemble, with the input shape and class count they
+    share; CheckpointError naming them and ``fix`` (what the user should do) if they differ."""
+    from autocnn.train import load_checkpoint
+
+    paths = list(paths)
+    payloads = [load_checkpoint(path) for path in paths]
+    shapes = {tuple(int(v) for v in p["input_shape"]) for p in payloads}
+    classes = {int(p["n_classes"]) for p in payloads}
+    if len(shapes) != 1 or len(classes) != 1:
+        raise CheckpointError(
+            f"{', '.join(str(p) for p in paths) or 'no models'}: the models take different "
+            f"inputs or classes ({sorted(shapes)}, {sorted(classes)}); {fix}"
+        )
+    return payloads, shapes.pop(), classes.pop()
+
+
 def _incumbent_checkpoint(run_dir: Path) -> Path:
     from autocnn.optimize.store import Store
 
