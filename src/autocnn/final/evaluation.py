@@ -8,9 +8,8 @@ data, eval mode), wall time, parameter count. Each seed's model is saved in the 
 checkpoint format (state dict, config, class count, input normalisation), and everything lands
 in ``metrics.json``. With two or more seeds the models are also tested as one ensemble, their
 class probabilities averaged (``summary["ensemble"]``; ``autocnn predict FOLDER --ensemble``
-predicts with it; ``member_configs`` makes them an ensemble of different configs, one per seed,
-each row recording its own). With ``validate=True`` a first run on the train/validation split
-reports a validation score too (for configs that have none from a search, e.g. the default config).
+predicts with it). With ``validate=True`` a first run on the train/validation split reports a
+validation score too (for configs that have none from a search, e.g. the default config).
 
 Example::
 
@@ -111,13 +110,11 @@ def final_evaluation(
     data_dir: str | Path | None = None,
     validate: Callable[[], Any] | None = None,
     extra: dict[str, Any] | None = None,
-    member_configs: Sequence[dict[str, Any]] | None = None,
 ) -> FinalResult:
     """Train with ``fit(seed, save_to)`` per seed on the full training part; test each model.
 
     This is where the test part is read (once). ``validate()`` (optional) trains on the
     train/validation split and returns a TrainResult whose validation metrics are reported.
-    ``member_configs`` (one per seed): the config each seed's ``fit`` trains, when they differ.
     """
     import torch
 
@@ -131,8 +128,6 @@ def final_evaluation(
 
     if not seeds:
         raise ConfigError("a final evaluation needs at least one seed (--seeds 1 or more)")
-    if member_configs is not None and len(member_configs) != len(seeds):
-        raise ConfigError(f"{len(member_configs)} member configs for {len(seeds)} seeds")
     out.mkdir(parents=True, exist_ok=True)
     validation = None
     if validate is not None:
@@ -150,7 +145,7 @@ def final_evaluation(
     test_set = data.load(dataset, "test", data_dir=data_dir)  # the one read of the test part
     per_seed = []
     test_probabilities = []  # of each trained model, for the ensemble's metrics
-    for i, seed in enumerate(seeds):
+    for seed in seeds:
         save_to = out / MODELS_DIR / f"seed-{seed}.pt"
         started = time.perf_counter()
         result = fit(seed, save_to)
@@ -163,8 +158,6 @@ def final_evaluation(
             "train_seconds": result.seconds,
             "epochs": result.epochs,  # fewer than asked when a deadline stopped the training
         }
-        if member_configs is not None:
-            row["config"] = dict(member_configs[i])
         if result.status == "ok":
             norm = Normalization.from_dict(result.normalization)
             on_train = evaluate_model(result.model, train_set, normalization=norm)

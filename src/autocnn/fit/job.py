@@ -25,7 +25,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Callable
@@ -241,8 +240,8 @@ def _final(folder, state, plan: FitPlan, clock: BudgetClock, log) -> dict:
     incumbent, nets = search["incumbent"], search.get("nets", 1)
     left = plan.total_seconds - plan.reserve_seconds - clock.elapsed()
     what = "the incumbent" if nets == 1 else f"the incumbent, {nets} nets"
-    row = _train_until([incumbent["config"]] * nets, monotonic() + left, folder.final, state,
-                       log, what)  # fmt: skip
+    row = _train_until(incumbent["config"], monotonic() + left, folder.final, state, log, what,
+                       nets=nets)  # fmt: skip
     for trained in row.get("members", []):
         trained["config_id"] = incumbent["config_id"]
     shutil.copyfile(row["model"], folder.model)
@@ -250,52 +249,41 @@ def _final(folder, state, plan: FitPlan, clock: BudgetClock, log) -> dict:
 
 
 def _train_until(
-    configs: list[dict], deadline: float, out: Path, state: dict, log: Log, what: str
+    config: dict, deadline: float, out: Path, state: dict, log: Log, what: str, nets: int = 1
 ) -> dict:
-    """Train each of ``configs`` on all training data for an equal share of the time until
-    ``deadline`` (a monotonic time; each share ends with that net's train and test passes),
-    test them once (final_evaluation), as one ensemble when there are several."""
+    """Train ``config`` on all training data until ``deadline`` (a monotonic time), as ``nets``
+    nets of consecutive seeds with an equal share of the time each (each share ends with that
+    net's train and test passes), and test them once (final_evaluation; several nets also as
+    one ensemble, their probabilities averaged)."""
     import torch
 
     from autocnn.final.evaluation import final_evaluation
     from autocnn.train import train
 
     full = data.load(state["dataset"], "train", data_dir=state["data_dir"])  # train + val
-    threads = torch.get_num_threads()
-    # measured right before training, with all threads (once per distinct config): the epoch
-    # bound of each share
-    measured: dict[str, float] = {}
-    for config in configs:
-        key = json.dumps(config, sort_keys=True)
-        if key not in measured:
-            measured[key] = probe_speed(config, full, threads=threads, steps=10).img_per_s
-    speeds = [measured[json.dumps(c, sort_keys=True)] for c in configs]
-    seeds = [state["seed"] + i for i in range(len(configs))]
-    # each net's train and test passes after its training (~3x faster than training)
-    passes = [1.25 * len(full) / (3 * speed) for speed in speeds]
+    # measured right before training, with all threads: the epoch bound of each share
+    speed = probe_speed(config, full, threads=torch.get_num_threads(), steps=10).img_per_s
+    passes = 1.25 * len(full) / (3 * speed)  # the train and test passes after (~3x faster)
+    seeds = [state["seed"] + i for i in range(nets)]
 
-    def fit_member(seed: int, save_to: Path):
+    def fit_net(seed: int, save_to: Path):
         i = seeds.index(seed)
-        end = monotonic() + (deadline - monotonic()) / (len(configs) - i) - passes[i]
-        bound = final_epochs(end - monotonic(), len(full), speeds[i])
-        if len(configs) > 1:
-            log(f"net {i + 1} of {len(configs)}: {end - monotonic():.0f} s, at most {bound:g} "
-                "epochs")  # fmt: skip
-        return train(configs[i], full, None, epochs=bound, seed=seed, save_to=save_to,
-                     deadline=end)  # fmt: skip
+        end = monotonic() + (deadline - monotonic()) / (nets - i) - passes
+        bound = final_epochs(end - monotonic(), len(full), speed)
+        if nets > 1:
+            log(f"net {i + 1} of {nets}: {end - monotonic():.0f} s, at most {bound:g} epochs")
+        return train(config, full, None, epochs=bound, seed=seed, save_to=save_to, deadline=end)
 
     if out.exists():  # a partial final training of a killed session: ours to redo
         shutil.rmtree(out)
     left = deadline - monotonic()
-    first = final_epochs(left / len(configs) - passes[0], len(full), speeds[0])
-    measured = " / ".join(f"{speed:.0f}" for speed in speeds)
-    share = f"at most {first:g} epochs" if len(configs) == 1 else "an equal share for each net"
-    log(f"final training of {what}: {left - passes[0]:.0f} s on {len(full)} images ({measured} "
+    first = final_epochs(left / nets - passes, len(full), speed)
+    share = f"at most {first:g} epochs" if nets == 1 else "an equal share for each net"
+    log(f"final training of {what}: {left - passes:.0f} s on {len(full)} images ({speed:.0f} "
         f"img/s measured; {share})")  # fmt: skip
     result = final_evaluation(
-        fit_member, state["dataset"], config=configs[0], epochs=first, seeds=seeds, out=out,
+        fit_net, state["dataset"], config=config, epochs=first, seeds=seeds, out=out,
         data_dir=state["data_dir"], extra={"space": state["space"], "kind": "fit"},
-        member_configs=configs if len(configs) > 1 else None,
     )  # fmt: skip
     s, rows = result.summary, result.per_seed
     ok = [r for r in rows if r["status"] == "ok"]
@@ -311,15 +299,15 @@ def _train_until(
         "n_params": sum(r["n_params"] for r in ok),
         "seconds": s["seconds"],
         "model": str(out / result.model),
-        "img_per_s": speeds[0],
+        "img_per_s": speed,
     }
-    if len(configs) > 1:
+    if nets > 1:
         row["models"] = [str(out / r["model"]) for r in ok]
         row["members"] = [
-            {"status": r["status"], "test_accuracy": r.get("test_acc"),
+            {"status": r["status"], "seed": r["seed"], "test_accuracy": r.get("test_acc"),
              "test_balanced_accuracy": r.get("test_balanced_acc"), "epochs_trained": r["epochs"],
              "n_params": r["n_params"], "img_per_s": speed}
-            for r, speed in zip(rows, speeds, strict=True)
+            for r in rows
         ]  # fmt: skip
     return row
 
@@ -352,7 +340,7 @@ def _baseline(folder, state, plan: FitPlan, log) -> dict:
     """The space's default trained for the fit's whole budget (less the same reserve)."""
     deadline = monotonic() + plan.total_seconds - plan.reserve_seconds
     config = space.default_config(state["space"])
-    return _train_until([config], deadline, folder.baseline, state, log, "the default (baseline)")
+    return _train_until(config, deadline, folder.baseline, state, log, "the default (baseline)")
 
 
 def _summary(state: dict, seconds: float) -> dict[str, Any]:
