@@ -198,11 +198,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
     members = s.get("final_members") or []
     if members:
         nets = ", ".join(
-            f"config {m['config_id']}: {_percent(m['test_accuracy'])} alone, "
+            f"seed {m['seed']}: {_percent(m['test_accuracy'])} alone, "
             f"{m['epochs_trained']:g} epochs"
             for m in members
         )
-        print(f"an ensemble of {len(members)} nets, probabilities averaged ({nets})")
+        print(
+            f"config {s['incumbent_config_id']} as an ensemble of {len(members)} nets, "
+            f"probabilities averaged ({nets})"
+        )
         print(
             f"model: {out} (autocnn predict {out} IMAGES.npz --ensemble --out labels.npz; "
             f"{out}/export/ holds the ensemble as one model, {out}/model.pt its first net); "

@@ -85,7 +85,8 @@ def test_a_final_ensemble_trains_two_nets_tests_their_average_and_exports_it_as_
     baseline = json.loads((folder.baseline / "metrics.json").read_text())
     assert baseline["summary"]["test_acc"]["mean"] == s["baseline_test_accuracy"]
     assert "ensemble" not in baseline["summary"] and s["baseline_epochs"] > 0
-    assert [m["config_id"] for m in s["final_members"]] == [kept, kept]
+    assert s["incumbent_config_id"] == kept
+    assert [m["seed"] for m in s["final_members"]] == [state["seed"], state["seed"] + 1]
     assert all(m["status"] == "ok" and m["epochs_trained"] > 0 for m in s["final_members"])
     metrics = json.loads((folder.final / "metrics.json").read_text())
     assert [row["seed"] for row in metrics["per_seed"]] == [state["seed"], state["seed"] + 1]

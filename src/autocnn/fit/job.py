@@ -242,8 +242,6 @@ def _final(folder, state, plan: FitPlan, clock: BudgetClock, log) -> dict:
     what = "the incumbent" if nets == 1 else f"the incumbent, {nets} nets"
     row = _train_until(incumbent["config"], monotonic() + left, folder.final, state, log, what,
                        nets=nets)  # fmt: skip
-    for trained in row.get("members", []):
-        trained["config_id"] = incumbent["config_id"]
     shutil.copyfile(row["model"], folder.model)
     return {**row, "elapsed": clock.elapsed()}
 
