@@ -7,9 +7,16 @@ the final stage then gets exactly the time it had in the original fit. Compares 
 rules on one search, which a second fit cannot (time budgets are not reproducible step for
 step, so a second search differs). Nothing else should run on the machine.
 
+``--no-search`` is the control for "did the search pay?": the clock goes back to the end of the
+probe instead, so the final gets the search's time too (the fit's whole budget less the probe);
+the fit must have kept the space's default (config 0), which the final then trains as ``--nets``
+seeds. With ``--nets 1`` that is the fit's own ``--baseline``; with 2, a deep ensemble of the
+default and no search at all.
+
 Example::
 
     python benchmarks/fit_final_again.py OUT/seed-0 --nets 2 --out OUT2/seed-0
+    python benchmarks/fit_final_again.py OUT/seed-0 --nets 2 --no-search --out OUT3/seed-0
 """
 
 from __future__ import annotations
@@ -29,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("fit", help="a finished fit's folder")
     parser.add_argument("--nets", type=int, default=2)
     parser.add_argument("--out", required=True)
+    parser.add_argument(
+        "--no-search", action="store_true", help="the final also gets the search's time"
+    )
     args = parser.parse_args(argv)
     source, out = Path(args.fit), Path(args.out)
     if out.exists():
@@ -36,16 +46,23 @@ def main(argv: list[str] | None = None) -> int:
     state = json.loads((source / "fit.json").read_text())
     if not state.get("done"):
         sys.exit(f"{source}: not a finished fit")
-    shutil.copytree(source, out, ignore=shutil.ignore_patterns(*FINAL_STAGE))
     search = state["stages"]["search"]
+    if args.no_search and search["incumbent"]["config_id"] != 0:
+        sys.exit(
+            f"{source}: the fit kept config {search['incumbent']['config_id']}, not the default"
+        )
+    shutil.copytree(source, out, ignore=shutil.ignore_patterns(*FINAL_STAGE))
     state["stages"] = {"search": {**search, "nets": args.nets}}
     for key in ("summary", "done", "baseline"):
         state.pop(key, None)
     (out / "fit.json").write_text(json.dumps(state, indent=1))
-    (out / "clock.json").write_text(json.dumps({"spent": search["elapsed"]}))
+    spent = state["plan"]["spent_before_plan"] if args.no_search else search["elapsed"]
+    (out / "clock.json").write_text(json.dumps({"spent": spent}))
     subprocess.run([sys.executable, "-m", "autocnn.cli", "fit", "--resume", str(out)], check=True)
     summary = json.loads((out / "fit.json").read_text())["summary"]
-    print(json.dumps({"fit": str(source), "nets": args.nets, **summary}))
+    print(
+        json.dumps({"fit": str(source), "nets": args.nets, "no_search": args.no_search, **summary})
+    )
     return 0
 
 

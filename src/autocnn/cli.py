@@ -207,13 +207,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
             f"probabilities averaged ({nets})"
         )
         print(
-            f"model: {out} (autocnn predict {out} IMAGES.npz --ensemble --out labels.npz; "
+            f"model: {out} (autocnn predict {out} IMAGES.npz --out labels.npz averages the nets; "
             f"{out}/export/ holds the ensemble as one model, {out}/model.pt its first net); "
             f"report: {out}/report/report.html; summary: {out}/fit.json"
         )
         return 0
     print(
-        f"model: {out}/model.pt (autocnn predict {out} IMAGES.npz --out labels.npz); "
+        f"model: {out} (autocnn predict {out} IMAGES.npz --out labels.npz); "
         f"report: {out}/report/report.html; summary: {out}/fit.json"
     )
     return 0

@@ -15,6 +15,7 @@ from autocnn.data import (
     fetch,
     known_names,
     load,
+    train_val_split,
 )
 from autocnn.data.derived import (
     DEST,
@@ -107,6 +108,11 @@ def test_x8_is_the_originals_plus_seven_fixed_augmented_copies(kmnist_dir):
         copy = big.x[k * 8000 : (k + 1) * 8000].float()
         assert (copy - base.x.float()).abs().mean() > 5  # moved, not copied
         assert abs(copy.mean() - base.x.float().mean()) < 3  # the same strokes, warped
+    # each original and its copies are one group: a validation split holds no copy of a
+    # training image (it did once, and scored memorising nets too well)
+    assert torch.equal(big.groups, torch.arange(8000).repeat(8))
+    train, val = train_val_split(big, val_fraction=0.2, seed=0)
+    assert len(val) == 12800 and not set(train.groups.tolist()) & set(val.groups.tolist())
     assert load("kmnist10k-x8", "train", data_dir=kmnist_dir) is big  # cached
     clear_cache()
     assert torch.equal(load("kmnist10k-x8", "train", data_dir=kmnist_dir).x, big.x)

@@ -44,6 +44,34 @@ def test_train_val_split_is_stratified_disjoint_and_complete():
     assert ids(train) == sorted(ids(train))  # file order kept
 
 
+def test_a_grouped_set_is_split_by_group_and_stratified_by_the_groups_classes():
+    """Augmented copies of one original (a group) never sit on both sides of the split."""
+    originals = indexed_set([40, 20, 4])
+    copies = 3
+    grouped = ImageSet(
+        originals.x.repeat(copies, 1, 1, 1),
+        originals.y.repeat(copies),
+        originals.n_classes,
+        groups=torch.arange(len(originals)).repeat(copies) * 7 + 5,  # any int64 ids
+    )
+    train, val = train_val_split(grouped, val_fraction=0.25, seed=3)
+    assert not set(train.groups.tolist()) & set(val.groups.tolist())
+    assert len(train) + len(val) == len(grouped)
+    assert val.class_counts().tolist() == [30, 15, 3]  # 10 / 5 / 1 originals, 3 copies each
+    # every copy of a validation original is in validation, with its own label
+    for group in set(val.groups.tolist()):
+        assert (val.groups == group).sum() == copies
+    assert torch.equal(val.y, grouped.y[torch.isin(grouped.groups, val.groups)])
+    # the same originals go to validation as an ungrouped split of the originals would pick
+    _, plain = train_val_split(originals, val_fraction=0.25, seed=3)
+    assert set(ids(val)) == set(ids(plain))
+    # subsets carry the groups; a group of two classes is refused
+    assert torch.equal(grouped.subset([4, 0]).groups, grouped.groups[[4, 0]])
+    mixed = ImageSet(grouped.x[:2], torch.tensor([0, 1]), 2, groups=torch.tensor([9, 9]))
+    with pytest.raises(DataError, match="different classes"):
+        train_val_split(mixed)
+
+
 def test_train_val_split_is_seeded():
     data = indexed_set(COUNTS)
     a, b, c = (ids(train_val_split(data, 0.2, seed=s)[1]) for s in (0, 0, 1))

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from autocnn import api, data
+from autocnn.cli import main
 from autocnn.errors import AutocnnError, ConfigError, DataError, RunError
 from autocnn.final.command import add_commands
 from autocnn.final.evaluation import evaluate
@@ -74,7 +75,7 @@ def test_saved_model_predicts_what_the_model_in_memory_predicts(tiny_pair, tmp_p
     assert np.array_equal(again, labels)
 
 
-def test_evaluate_tests_the_seeds_models_as_one_ensemble(tiny_pair, tmp_path):
+def test_evaluate_tests_the_seeds_models_as_one_ensemble(tiny_pair, tmp_path, capsys):
     source, _ = tiny_pair
     result = evaluate(config="default", dataset=source, out=tmp_path / "f", seeds=3, epochs=1)
     test = data.load(source, "test")
@@ -96,6 +97,13 @@ def test_evaluate_tests_the_seeds_models_as_one_ensemble(tiny_pair, tmp_path):
     assert np.array_equal(labels, expected.numpy())
     stored = np.load(tmp_path / "e.npz", allow_pickle=False)["probabilities"]
     assert np.allclose(stored, (summed / 3).numpy(), atol=1e-5)
+    # without --ensemble an evaluate folder predicts with its first model and says so
+    args = [str(tmp_path / "f"), str(tmp_path / "images.npz"), "--out", str(tmp_path / "1.npz")]
+    assert main(["predict", *args]) == 0
+    assert "holds 3 models" in capsys.readouterr().out
+    first = predict(tmp_path / "f" / result.per_seed[0]["model"], tmp_path / "images.npz",
+                    out=tmp_path / "first.npz")  # fmt: skip
+    assert np.array_equal(np.load(tmp_path / "1.npz")["labels"], first)
     # one seed: no ensemble to report, and --ensemble needs an evaluate folder
     single = evaluate(config="default", dataset=source, out=tmp_path / "one", seeds=1, epochs=1)
     assert "ensemble" not in single.summary

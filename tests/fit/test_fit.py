@@ -107,9 +107,18 @@ def test_a_final_ensemble_trains_two_nets_tests_their_average_and_exports_it_as_
     assert np.array_equal(ts, both)
     probabilities = [np.load(tmp_path / n)["probabilities"] for n in ("both.npz", "ts.npz")]
     assert np.allclose(*probabilities, atol=1e-5)
-    # predict without --ensemble uses the first net and says so
-    assert main(["predict", str(copy), str(images), "--out", str(tmp_path / "one.npz")]) == 0
-    assert "holds 2 models" in capsys.readouterr().out
+    # the fit's model is its ensemble: predict FIT needs no --ensemble and gives the same
+    assert main(["predict", str(copy), str(images), "--out", str(tmp_path / "fit.npz")]) == 0
+    assert "holds 2 models" not in capsys.readouterr().out
+    assert np.array_equal(np.load(tmp_path / "fit.npz")["probabilities"], probabilities[0])
+    # its model.pt is the first net alone (the checkpoint transfer weights starts from)
+    first = api.predict(copy / "model.pt", images, out=tmp_path / "first.npz")
+    assert np.array_equal(
+        first,
+        api.predict(
+            folder.final / "models" / f"seed-{state['seed']}.pt", images, out=tmp_path / "s.npz"
+        ),
+    )
 
 
 def test_the_budget_holds_by_the_fits_own_clock(finished):

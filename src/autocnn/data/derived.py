@@ -17,9 +17,10 @@ the same image and label checks. Same base files, same images, on every machine.
 - ``kmnist10k-x8``: kmnist10k's 8,000 train images followed by 7 augmented copies of them
   (64,000 images; copy ``k`` is a random affine warp of every image: rotation up to 10 degrees,
   shift up to 2 pixels, zoom 0.9-1.1, from a fixed seed); the test part is kmnist10k's. For
-  planning and timing at 60k scale, not a new source of information. Its validation split
-  holds augmented copies of images whose other copies are in the training split, so
-  validation scores on it are optimistic; compare configurations on it, not with other sets.
+  planning and timing at 60k scale, not a new source of information. Each original and its
+  copies form a group (``ImageSet.groups``) that a train/validation split keeps on one side:
+  before, validation held copies of training images and scored memorising nets too well (a
+  20-minute fit chose a small net at 0.18 % validation error that tested 98.95 %).
 
 Example::
 
@@ -30,6 +31,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -112,7 +114,9 @@ def _x8(name: str, base: ImageSet, part: str) -> ImageSet:
     if part != "train":
         return _validated(name, part, base, base.x, base.y)
     x = augmented_copies(base.x, X8_COPIES, X8_SEED)
-    return _validated(name, part, base, x, base.y.repeat(X8_COPIES + 1))
+    made = _validated(name, part, base, x, base.y.repeat(X8_COPIES + 1))
+    originals = torch.arange(len(base)).repeat(X8_COPIES + 1)  # copy k of image i: group i
+    return dataclasses.replace(made, groups=originals)
 
 
 @dataclass(frozen=True)

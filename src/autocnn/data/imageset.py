@@ -30,6 +30,9 @@ class ImageSet:
     y: torch.Tensor
     n_classes: int
     name: str = ""
+    # int64 (N,): images of one group (augmented copies of one original) stay on one side of
+    # a train/validation split, else validation would score copies of training images
+    groups: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         # Programming errors, not user errors: loaders validate user files before building this.
@@ -42,6 +45,10 @@ class ImageSet:
                 f"y must be int64 of shape ({len(self.x)},), "
                 f"got {self.y.dtype} {tuple(self.y.shape)}"
             )
+        if self.groups is not None and (
+            self.groups.dtype != torch.int64 or tuple(self.groups.shape) != tuple(self.y.shape)
+        ):
+            raise ValueError(f"groups must be int64 of shape ({len(self.y)},) like y")
         if int(self.n_classes) < 1:
             raise ValueError(f"n_classes must be >= 1, got {self.n_classes}")
         object.__setattr__(self, "n_classes", int(self.n_classes))
@@ -64,7 +71,10 @@ class ImageSet:
     def subset(self, index: Any) -> ImageSet:
         """A new ImageSet of the images at ``index`` (tensor/array/list of ints), in that order."""
         idx = torch.as_tensor(np.asarray(index, dtype=np.int64).reshape(-1))
-        return ImageSet(self.x[idx].contiguous(), self.y[idx].clone(), self.n_classes, self.name)
+        groups = None if self.groups is None else self.groups[idx].clone()
+        return ImageSet(
+            self.x[idx].contiguous(), self.y[idx].clone(), self.n_classes, self.name, groups
+        )
 
     def class_counts(self) -> np.ndarray:
         """Number of images of each class, shape (n_classes,)."""

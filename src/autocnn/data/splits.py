@@ -18,9 +18,10 @@ from autocnn.data.imageset import ImageSet
 from autocnn.errors import DataError
 
 
-def _class_orders(data: ImageSet, seed: int) -> list[np.ndarray]:
-    """Per class, its indices in a random order fixed by (seed, class) alone."""
-    labels = data.y.numpy()
+def _class_orders(data: ImageSet, seed: int, labels: np.ndarray | None = None) -> list[np.ndarray]:
+    """Per class, its indices (of ``labels``, default ``data.y``) in a random order fixed by
+    (seed, class) alone."""
+    labels = data.y.numpy() if labels is None else labels
     orders = []
     for c in range(data.n_classes):
         of_class = np.flatnonzero(labels == c)
@@ -46,7 +47,9 @@ def train_val_split(
     with 2-4 images gets exactly one validation image (its recall there is 0 or 1); a class with a
     single image keeps it for training (a class never seen cannot be learned) and is missing from
     validation, where balanced accuracy averages over the other classes. Both cases warn
-    (UserWarning), naming the classes.
+    (UserWarning), naming the classes. A set with ``groups`` (augmented copies of one original)
+    is split by group, stratified by the groups' classes: no validation image is a copy of a
+    training image.
 
     Example::
 
@@ -56,17 +59,29 @@ def train_val_split(
     """
     if not 0.0 < val_fraction < 1.0:
         raise DataError(f"val_fraction must be between 0 and 1 (exclusive), got {val_fraction}.")
+    units, labels = _split_units(data)
     train_idx, val_idx = [], []
-    for order in _class_orders(data, seed):
+    for order in _class_orders(data, seed, labels):
         n = len(order)
         n_val = min(max(_count(n, val_fraction), 1), n - 1) if n >= 2 else 0
         val_idx.append(order[:n_val])
         train_idx.append(order[n_val:])
     _warn_small_classes([len(order) for order in val_idx], [len(o) for o in train_idx])
-    return (
-        data.subset(np.sort(np.concatenate(train_idx))),
-        data.subset(np.sort(np.concatenate(val_idx))),
-    )
+    in_val = np.isin(units, np.concatenate(val_idx))
+    return data.subset(np.flatnonzero(~in_val)), data.subset(np.flatnonzero(in_val))
+
+
+def _split_units(data: ImageSet) -> tuple[np.ndarray, np.ndarray]:
+    """Per image, the unit a split assigns (the image itself, or its group's rank among the
+    sorted group ids), and each unit's class."""
+    labels = data.y.numpy()
+    if data.groups is None:
+        return np.arange(len(labels)), labels
+    _, first, units = np.unique(data.groups.numpy(), return_index=True, return_inverse=True)
+    units = units.reshape(-1)
+    if not np.array_equal(labels, labels[first][units]):
+        raise DataError(f"{data.name or 'a dataset'}: a group holds images of different classes")
+    return units, labels[first]
 
 
 def _warn_small_classes(n_val: list[int], n_train: list[int]) -> None:

@@ -52,8 +52,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--ensemble",
         action="store_true",
-        help="average the probabilities of every model of an evaluate / transfer folder, or of "
-        "a fit's final ensemble",
+        help="average the probabilities of every model of an evaluate / transfer folder (a fit "
+        "folder always predicts with its whole final ensemble)",
     )
     p.set_defaults(func=cmd_predict)
 

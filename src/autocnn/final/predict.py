@@ -24,8 +24,19 @@ from autocnn.final.sources import model_file  # a checkpoint, or the folder that
 
 EXPORT_SUFFIXES = (".ts", ".onnx")
 # A fit folder keeps its final evaluation, every net of its ensemble, in this subfolder (the
-# name autocnn.fit.folder uses): `predict FIT --ensemble` finds them there.
+# name autocnn.fit.folder uses): `predict FIT` finds them there.
 FINAL_SUBFOLDER = "final"
+
+
+def is_fit_folder(model: str | Path) -> bool:
+    """Whether ``model`` is a finished ``autocnn fit`` folder: its model is the whole final
+    ensemble (the one its summary tests and its export holds), so predict averages every net."""
+    path = Path(model)
+    return (
+        path.is_dir()
+        and not (path / "metrics.json").is_file()
+        and (path / FINAL_SUBFOLDER / "metrics.json").is_file()
+    )
 
 
 def is_export(model: str | Path) -> bool:
@@ -144,9 +155,9 @@ def ensemble_files(folder: str | Path) -> list[Path]:
 
 def ensemble_size(model: str | Path) -> int:
     """How many models ``predict --ensemble`` would average for ``model`` (0: not a folder of
-    models, e.g. a single checkpoint or an export)."""
+    models, e.g. a single checkpoint, an export, or a fit folder, which averages them always)."""
     path = Path(model)
-    if not path.is_dir() or is_export(path):
+    if not path.is_dir() or is_export(path) or is_fit_folder(path):
         return 0
     try:
         return len(ensemble_files(path))
@@ -214,9 +225,11 @@ def predict(
 
     ``out`` also holds ``probabilities`` (N, n_classes, float32). With ``ensemble``, ``model``
     is an ``evaluate`` / ``transfer weights`` folder and the probabilities are the average of
-    all its models' (the ensemble its ``metrics.json`` reports). ``model`` may also be an
-    export (model.ts, model.onnx or their folder; see the module docstring), which runs on the
-    CPU. An existing ``out`` is not overwritten unless ``overwrite``.
+    all its models' (the ensemble its ``metrics.json`` reports). A fit folder always predicts
+    with every net of its final: that ensemble is its model (``FIT/model.pt`` is the first net
+    alone). ``model`` may also be an export (model.ts, model.onnx or their folder; see the
+    module docstring), which runs on the CPU. An existing ``out`` is not overwritten unless
+    ``overwrite``.
     """
     out = Path(out)
     if out.suffix != ".npz":
@@ -228,7 +241,8 @@ def predict(
             raise ConfigError(f"{model}: an export holds one model; predict without --ensemble")
         probabilities = exported_probabilities(model, images, batch_size)
     else:
-        probabilities = _checkpoint_probabilities(model, images, batch_size, device, ensemble)
+        together = ensemble or is_fit_folder(model)
+        probabilities = _checkpoint_probabilities(model, images, batch_size, device, together)
     labels = probabilities.argmax(axis=1).astype(np.int64)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp.npz")

@@ -7,8 +7,9 @@
       clock.json      the budget already spent, saved every few seconds (what a resume has left)
       search/         the search's run folder (autocnn status / report work on it)
       final/          the final evaluation: metrics.json (test metrics), models/seed-<s>.pt
-                      (one per net of the final ensemble: autocnn predict OUT IMAGES --ensemble)
-      model.pt        the final model, the ensemble's first net (autocnn predict OUT IMAGES.npz)
+                      (one per net of the final ensemble: autocnn predict OUT IMAGES.npz
+                      averages them all, the model the summary tests)
+      model.pt        the final ensemble's first net alone (a checkpoint for transfer weights)
       export/         the final model as TorchScript and ONNX (an ensemble as one model)
       report/         report.html and its figures
       baseline/       with --baseline: the space's default trained for the whole budget
