@@ -32,7 +32,8 @@ RANK = {
     for name in (names if isinstance(names, tuple) else (names,))
 }
 EVERYONE_MAY_IMPORT = {"errors", "artifacts"}
-TOP = {"cli", "api"}  # may import anything; nothing imports them
+# may import anything; nothing imports them (__main__: `python -m autocnn`, the CLI again)
+TOP = {"cli", "api", "__main__"}
 
 # Known violations, each with why it is still there. Empty this list, do not grow it.
 ALLOWED_LAYERING: set[tuple[str, str]] = set()
