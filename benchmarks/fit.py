@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--baseline", action="store_true")
     parser.add_argument("--no-portfolio", action="store_true")
+    parser.add_argument("--no-imbalance", action="store_true")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     out = Path(args.out)
@@ -50,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
             command.append("--baseline")
         if args.no_portfolio:
             command.append("--no-portfolio")
+        if args.no_imbalance:
+            command.append("--no-imbalance")
         started = time.monotonic()
         subprocess.run(command, check=True)
         wall = time.monotonic() - started

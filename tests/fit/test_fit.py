@@ -134,6 +134,24 @@ def test_the_budget_holds_by_the_fits_own_clock(finished):
     )
 
 
+def test_the_cli_names_what_the_final_trained_and_the_budget_of_its_evidence(finished, capsys):
+    """The kept config's validation error comes from its largest budget, which can be a small
+    rung: the closing line says which budget (resuming a finished fit only prints it again)."""
+    out, state, _ = finished
+    before = (out / "fit.json").read_bytes()
+    assert main(["fit", "--resume", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    s = state["summary"]
+    kept = s["incumbent_config_id"]
+    which = "the default" if kept == 0 else f"config {kept}"
+    assert (
+        f"{which} (validation error {s['incumbent_val_loss']:.4f} at its largest budget, "
+        f"{s['incumbent_budget']:.0f} s) trained {s['final_epochs']:g} epochs" in printed
+    )
+    assert f"test accuracy {100 * s['test_accuracy']:.2f} %" in printed
+    assert (out / "fit.json").read_bytes() == before  # a finished fit is left as it was
+
+
 def test_search_never_reads_the_test_set(tiny, tmp_path, load_log):
     lines: list[str] = []
 

@@ -10,6 +10,7 @@ import pytest
 
 from autocnn.cli import main
 from autocnn.data import load, write_like
+from autocnn.optimize.store import Store
 
 BUDGET = 40  # seconds: about the least fit accepts (it needs 30 s after the probe and reserve)
 
@@ -60,3 +61,22 @@ def test_fit_starts_an_imbalanced_set_from_class_balanced_sampling(k49_fit):
     assert trained == chosen["config"]
     if chosen["config_id"] is None:  # no search at this budget: the default, made for the tail
         assert trained["imbalance"] == "balanced_sampling"
+
+
+def test_fit_without_imbalance_handling_trains_and_searches_plain_cross_entropy(tmp_path):
+    """``--no-imbalance`` (what a with/without measurement needs): nothing in the fit handles the
+    tail, neither the default nor any searched config."""
+    write_like(tmp_path / "k49", "k49", scale=0.005, image_size=12)
+    dataset, out = f"npz:{tmp_path / 'k49'}", tmp_path / "fit"
+    with pytest.warns(UserWarning, match="fewer than 5 images"):
+        code = main(["fit", dataset, "--time", str(BUDGET), "--out", str(out), "--space", "seed",
+                     "--no-imbalance", "--quiet"])  # fmt: skip
+    assert code == 0
+    state = json.loads((out / "fit.json").read_text())
+    assert state["handle_imbalance"] is False and state["imbalance"] == "none"
+    trained = json.loads((out / "final" / "metrics.json").read_text())["config"]
+    assert trained["imbalance"] == "none"
+    if (out / "search" / "run.db").exists():  # a search ran: its space fixed the handling
+        with Store.open(out / "search", readonly=True) as store:
+            assert {c.config["imbalance"] for c in store.configs()} == {"none"}
+            assert store.settings["run"]["imbalance"] is False

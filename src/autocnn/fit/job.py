@@ -57,6 +57,7 @@ def fit(
     space: str = "extended",
     seed: int = 0,
     portfolio: bool = True,
+    imbalance: bool = True,
     baseline: bool = False,
     dry_run: bool = False,
     resume: bool = False,
@@ -68,7 +69,9 @@ def fit(
     log: Log = print,
 ) -> dict[str, Any]:
     """Search and train within ``time`` (``"30m"``, ``"90s"``, ``"1.5h"`` or seconds); see the
-    module docstring. Returns ``fit.json``'s content; ``dry_run`` plans and returns the plan."""
+    module docstring. Returns ``fit.json``'s content; ``dry_run`` plans and returns the plan.
+    ``imbalance=False``: no class-imbalance handling on imbalanced data (the search fixes it to
+    none, as ``optimize --no-imbalance``; the default trains with plain cross-entropy)."""
     folder = FitFolder(out)
     if resume:
         state = folder.read()
@@ -90,7 +93,8 @@ def fit(
         Execution(backend=backend, address=address, cpus_per_trial=cpus_per_trial,
                   gpus_per_trial=gpus_per_trial)  # fmt: skip
         state = {"dataset": dataset, "data_dir": settings.data_dir, "space": space,
-                 "seed": seed, "portfolio": portfolio, "budget_seconds": total,
+                 "seed": seed, "portfolio": portfolio, "handle_imbalance": imbalance,
+                 "budget_seconds": total,
                  "backend": {"backend": backend, "address": address,
                              "cpus_per_trial": cpus_per_trial, "gpus_per_trial": gpus_per_trial},
                  "stages": {}}  # fmt: skip
@@ -101,9 +105,13 @@ def fit(
         seed=state["seed"],
     )
     if "imbalance" not in state:  # the default's class-imbalance handling, as a search's
-        state["imbalance"] = default_method(train_set.class_counts().tolist())
+        handled = state.get("handle_imbalance", True)
+        counts = train_set.class_counts().tolist()
+        state["imbalance"] = default_method(counts) if handled else "none"
         if state["imbalance"] != "none":
             log(f"imbalanced classes: the default trains with {state['imbalance']}")
+        elif default_method(counts) != "none":
+            log("imbalanced classes, handled by nothing (no imbalance handling asked)")
     if "plan" not in state:
         state["plan"] = _plan(state, train_set, val_set, clock, log).to_dict()
     plan = FitPlan.from_dict(state["plan"])
@@ -189,6 +197,7 @@ def _search(
             eta=plan.eta, min_budget=plan.min_budget, max_budget=plan.max_budget,
             iterations=0, fidelity=plan.fidelity, epochs=plan.epochs, seed=state["seed"],
             split_seed=state["seed"], portfolio=state["portfolio"],
+            imbalance=state.get("handle_imbalance", True),
         )  # fmt: skip
         summary = optimize(out=run.path, settings=settings, execution=execution,
                            on_event=on_event)  # fmt: skip

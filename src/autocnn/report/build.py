@@ -22,7 +22,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from autocnn.errors import RunError
-from autocnn.report import plots
+from autocnn.report import model_figures, plots
 from autocnn.report import study as studies
 from autocnn.report.analysis import (
     NothingToShow,
@@ -241,7 +241,7 @@ class _Builder:
             section,
             f"{prefix}confusion.png",
             f"Confusion matrix \u2014 {model.name}",
-            lambda: plots.confusion_figure(model),
+            lambda: model_figures.confusion_figure(model),
             "Rows: true class, columns: predicted class; colour: share of the row (recall on "
             "the diagonal), numbers: images.",
         )
@@ -249,7 +249,7 @@ class _Builder:
             section,
             f"{prefix}per_class.png",
             f"Per-class accuracy \u2014 {model.name}",
-            lambda: plots.per_class_figure(model),
+            lambda: model_figures.per_class_figure(model),
             "Orange (if any): under-represented classes, with fewer than half the mean number "
             "of images; dashed: balanced accuracy (the mean of the bars).",
         )
@@ -259,7 +259,7 @@ class _Builder:
             section,
             f"{prefix}class_distribution.png",
             f"Class distribution \u2014 {model.name}",
-            lambda: plots.class_distribution_figure(model),
+            lambda: model_figures.class_distribution_figure(model),
             "Images per class in the evaluated set (the confusion matrix's row sums)."
             + (
                 " The validation split is stratified, so it has the training part's class shares."
@@ -279,7 +279,7 @@ class _Builder:
             section,
             f"{prefix}model.png",
             title,
-            lambda: plots.model_figure(model, f"{title} ({model.split} set)"),
+            lambda: model_figures.model_figure(model, f"{title} ({model.split} set)"),
             ", ".join(facts).capitalize() + ". Left: rows are true classes, columns predicted "
             "ones; colour: share of the row (recall on the diagonal), numbers: images. Right: "
             "recall per class; orange: under-represented classes; dashed: balanced accuracy.",
