@@ -105,12 +105,11 @@ def fit(
         seed=state["seed"],
     )
     if "imbalance" not in state:  # the default's class-imbalance handling, as a search's
-        handled = state.get("handle_imbalance", True)
-        counts = train_set.class_counts().tolist()
-        state["imbalance"] = default_method(counts) if handled else "none"
+        method = default_method(train_set.class_counts().tolist())
+        state["imbalance"] = method if state.get("handle_imbalance", True) else "none"
         if state["imbalance"] != "none":
-            log(f"imbalanced classes: the default trains with {state['imbalance']}")
-        elif default_method(counts) != "none":
+            log(f"imbalanced classes: the default trains with {method}")
+        elif method != "none":
             log("imbalanced classes, handled by nothing (no imbalance handling asked)")
     if "plan" not in state:
         state["plan"] = _plan(state, train_set, val_set, clock, log).to_dict()
