@@ -17,7 +17,7 @@ from matplotlib.patches import Patch
 
 from autocnn.report.analysis import NothingToShow
 from autocnn.report.load import ModelMetrics
-from autocnn.report.plots import ACCENT, MUTED, WARN, _axes, _figure, nan_array
+from autocnn.report.plots import ACCENT, MUTED, WARN, add_axes, nan_array, new_figure
 
 
 def _under(counts: np.ndarray | None) -> np.ndarray:
@@ -60,8 +60,8 @@ def confusion_figure(model: ModelMetrics) -> Figure:
     if model.confusion is None:
         raise NothingToShow(f"{model.name} has no confusion matrix")
     size = min(4.5 + 0.28 * len(model.confusion), 10)
-    figure = _figure(size + 1.2, size)
-    _draw_confusion(figure, _axes(figure), model)
+    figure = new_figure(size + 1.2, size)
+    _draw_confusion(figure, add_axes(figure), model)
     return figure
 
 
@@ -92,8 +92,8 @@ def per_class_figure(model: ModelMetrics) -> Figure:
     """Accuracy (recall) per class with under-represented classes marked."""
     if not model.per_class_acc:
         raise NothingToShow(f"{model.name} has no per-class accuracy")
-    figure = _figure(min(max(7, 0.25 * len(model.per_class_acc) + 4), 14), 3.8)
-    _draw_per_class(_axes(figure), model)
+    figure = new_figure(min(max(7, 0.25 * len(model.per_class_acc) + 4), 14), 3.8)
+    _draw_per_class(add_axes(figure), model)
     return figure
 
 
@@ -103,8 +103,8 @@ def model_figure(model: ModelMetrics, title: str) -> Figure:
         raise NothingToShow(f"{model.name} has no confusion matrix")
     n = len(model.confusion)
     height = min(3.6 + 0.25 * n, 9)
-    figure = _figure(12.5, height)
-    left, right = _axes(figure, 1, 2, width_ratios=[1, 1.25])
+    figure = new_figure(12.5, height)
+    left, right = add_axes(figure, 1, 2, width_ratios=[1, 1.25])
     _draw_confusion(figure, left, model)
     _draw_per_class(right, model)
     figure.suptitle(title, fontsize=13.5, fontweight="bold")
@@ -118,8 +118,8 @@ def class_distribution_figure(model: ModelMetrics) -> Figure:
     counts = np.asarray(model.class_counts, dtype=float)
     n = len(counts)
     under = _under(counts)
-    figure = _figure(min(max(7, 0.25 * n + 4), 14), 3.6)
-    axis = _axes(figure)
+    figure = new_figure(min(max(7, 0.25 * n + 4), 14), 3.6)
+    axis = add_axes(figure)
     axis.bar(range(n), counts, color=[WARN if u else MUTED for u in under], edgecolor="white")
     axis.axhline(counts.mean(), color="black", lw=1, label=f"mean ({counts.mean():.0f})")
     axis.axhline(0.5 * counts.mean(), color=WARN, ls="--", lw=1, label="\u00bd mean")

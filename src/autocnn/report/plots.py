@@ -50,12 +50,14 @@ ACCENT, WARN, MUTED = "#1f6fb4", "#e07b24", "#9aa4ad"
 DPI = 110
 
 
-def _figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
+    """An empty figure in the report's style (shared by every figure module of the report)."""
     with matplotlib.rc_context(STYLE):
         return Figure(figsize=(width, height), layout="constrained")
 
 
-def _axes(figure: Figure, *args, **kwargs):
+def add_axes(figure: Figure, *args, **kwargs):
+    """``figure.subplots(...)`` in the report's style."""
     with matplotlib.rc_context(STYLE):
         return figure.subplots(*args, **kwargs)
 
@@ -86,8 +88,8 @@ def trajectory_figure(run: RunData) -> Figure:
     end_seconds = max(e.finished or e.submitted for e in run.finished) - run.t0
     end_cost = sum(e.cost or 0.0 for e in run.finished)
     scale, unit = time_unit(end_seconds)
-    figure = _figure(12, 4.2)
-    left, right = _axes(figure, 1, 2, sharey=True)
+    figure = new_figure(12, 4.2)
+    left, right = add_axes(figure, 1, 2, sharey=True)
     colors = budget_colors(run.budgets)
     for budget, (times, losses) in best_so_far_per_budget(run).items():
         left.step(
@@ -121,8 +123,8 @@ def losses_over_time_figure(run: RunData) -> Figure:
         raise NothingToShow("no evaluation has finished yet")
     end = max(e.finished or e.submitted for e in run.finished) - run.t0
     scale, unit = time_unit(end)
-    figure = _figure(12, 4.2)
-    axis = _axes(figure)
+    figure = new_figure(12, 4.2)
+    axis = add_axes(figure)
     colors = budget_colors(run.budgets)
     ok = run.ok
     top = max((e.loss for e in ok), default=1.0)
@@ -158,8 +160,8 @@ def concurrency_figure(run: RunData) -> Figure:
     """Finished evaluations (cumulative) and concurrently running evaluations over time."""
     times, running, finish_times, finished = concurrency(run)
     scale, unit = time_unit(float(times[-1]) if len(times) else 0.0)
-    figure = _figure(12, 3.8)
-    left, right = _axes(figure, 1, 2)
+    figure = new_figure(12, 3.8)
+    left, right = add_axes(figure, 1, 2)
     order = np.argsort(finish_times, kind="mergesort")
     left.step(np.r_[0, finish_times[order]] / scale, np.r_[0, finished], where="post", color=ACCENT)
     left.set_xlabel(f"wall time [{unit}]")
@@ -182,8 +184,8 @@ def histogram_figure(run: RunData) -> Figure:
         raise NothingToShow("no evaluation finished successfully, so there are no losses")
     colors = budget_colors(list(table))
     n = len(table)
-    figure = _figure(min(4.0 * n, 14), 3.6)
-    axes = np.atleast_1d(_axes(figure, 1, n, sharex=True, squeeze=False)[0])
+    figure = new_figure(min(4.0 * n, 14), 3.6)
+    axes = np.atleast_1d(add_axes(figure, 1, n, sharex=True, squeeze=False)[0])
     all_losses = np.concatenate([list(v.values()) for v in table.values()])
     low, high = float(all_losses.min()), float(all_losses.max())
     bins = np.linspace(low, high if high > low else low + 1e-3, 16)
@@ -213,8 +215,8 @@ def correlation_figure(run: RunData) -> Figure:
         i, j = index[p.budget_a], index[p.budget_b]
         rho[i, j] = rho[j, i] = p.rho
         counts[i, j] = counts[j, i] = p.n
-    figure = _figure(max(4.8, 1.1 * n + 2.6), max(4.0, 1.0 * n + 1.6))
-    axis = _axes(figure)
+    figure = new_figure(max(4.8, 1.1 * n + 2.6), max(4.0, 1.0 * n + 1.6))
+    axis = add_axes(figure)
     axis.grid(False)
     off_diagonal = rho.copy()
     np.fill_diagonal(off_diagonal, np.nan)
@@ -246,8 +248,8 @@ def learning_curves_figure(run: RunData, ranked: list) -> Figure:
     curves = [(r, h) for r, h in curves if h]
     if not curves:
         raise NothingToShow("the top configurations stored no per-epoch history")
-    figure = _figure(12, 4.4)
-    left, right = _axes(figure, 1, 2, sharex=True)
+    figure = new_figure(12, 4.4)
+    left, right = add_axes(figure, 1, 2, sharex=True)
     cmap = matplotlib.colormaps["tab10"]
     for index, (r, records) in enumerate(curves):
         color = cmap(index % 10)
@@ -290,8 +292,8 @@ def importance_figure(importance: Importance, top: int = 15) -> Figure:
     order = np.argsort(-importance.main_effect, kind="mergesort")[:top][::-1]
     names = [importance.names[i] for i in order]
     height = max(3.2, 0.32 * len(names) + 1.4)
-    figure = _figure(12, height)
-    left, right = _axes(figure, 1, 2, sharey=True)
+    figure = new_figure(12, height)
+    left, right = add_axes(figure, 1, 2, sharey=True)
     y = np.arange(len(names))
     left.barh(y, 100 * importance.main_effect[order], color=ACCENT)
     left.set_yticks(y, names)

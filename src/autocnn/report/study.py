@@ -28,7 +28,7 @@ from autocnn.errors import RunError
 from autocnn.report.analysis import NothingToShow
 from autocnn.report.html import Table
 from autocnn.report.load import ModelMetrics, _as_confusion, read_json
-from autocnn.report.plots import MUTED, _axes, _figure
+from autocnn.report.plots import MUTED, add_axes, new_figure
 
 ROLES = ("source", "dest")
 # The final table's columns, as study.md writes them (autocnn.study.table).
@@ -238,8 +238,8 @@ def comparison_figure(study: dict[str, Any]) -> Figure:
                 groups.append((role, info.get("best"), {m: cells[m] for m in present}))
     if not groups:
         raise NothingToShow("study.json holds no test balanced accuracy")
-    figure = _figure(max(7.0, 1.6 + 3.2 * len(groups)), 4.6)
-    axis = _axes(figure)
+    figure = new_figure(max(7.0, 1.6 + 3.2 * len(groups)), 4.6)
+    axis = add_axes(figure)
     width = 0.8 / len(METHODS)
     top = 0.0
     for g, (_role, best, cells) in enumerate(groups):
