@@ -24,7 +24,6 @@ Example::
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from autocnn.optimize.faults import FaultPolicy, check_free_disk
 from autocnn.optimize.folder import RunFolder
 from autocnn.optimize.lock import RunLock
 from autocnn.optimize.protocol import Optimizer
+from autocnn.optimize.pruning import CheckpointPruner
 from autocnn.optimize.replay import SnapshotWriter, replay, warm_start
 from autocnn.optimize.store import Incumbent, Store, StoreSummary
 from autocnn.optimize.trial import Result, Trial
@@ -139,7 +139,7 @@ def run_optimizer(
         raise
     emit = on_event or (lambda kind, payload: None)
     own_backend = backend is None
-    pruner = _Pruner(optimizer, run_dir) if prune_checkpoints else None
+    pruner = CheckpointPruner(optimizer, run_dir) if prune_checkpoints else None
     warn = lambda message: emit("warning", {"message": message})  # noqa: E731
     snapshots = SnapshotWriter(store, optimizer, warn=warn)
     stopping = EarlyStopping(optimizer) if early_stopping else None
@@ -204,7 +204,7 @@ class _Loop:
         backend: Backend,
         run_dir: Path,
         emit: EventHook,
-        pruner: _Pruner | None,
+        pruner: CheckpointPruner | None,
         started: float,
         time_limit: float | None,
         max_evaluations: int | None,
@@ -361,46 +361,6 @@ class _Loop:
             "elapsed": elapsed,
             "eta": eta,
         }
-
-
-class _Pruner:
-    """Deletes the trial folders (checkpoints) of configs that can no longer be promoted.
-
-    Which configs can still be promoted is the optimizer's knowledge
-    (``promotable_config_ids()``); when it cannot tell (None) nothing is deleted. Running configs
-    and the incumbent are always kept.
-    """
-
-    def __init__(self, optimizer: Optimizer, run_dir: Path) -> None:
-        self.optimizer, self.run_dir = optimizer, run_dir
-        self.alive: dict[int, None] = {}  # configs with files that may still be deleted, in order
-
-    def asked(self, trial: Trial) -> None:
-        self.alive[trial.config_id] = None
-
-    def adopt(self, trials: Path) -> None:
-        """Every config with a folder in ``trials`` (a resume from a snapshot, which does not
-        replay the asks of the configs before it)."""
-        names = sorted(p.name for p in trials.iterdir()) if trials.is_dir() else []
-        for name in names:
-            if name.isdigit():
-                self.alive[int(name)] = None
-
-    def prune(self, incumbent: Incumbent | None, running: set[int]) -> list[int]:
-        promotable = self.optimizer.promotable_config_ids()
-        if promotable is None:
-            return []  # the optimizer cannot tell: keep the files
-        keep = set(running) | set(promotable)
-        if incumbent is not None:
-            keep.add(incumbent.config_id)
-        dead = []
-        for config_id in list(self.alive):  # not every config ever asked: that grows with the run
-            if config_id in keep:
-                continue
-            shutil.rmtree(trial_dir(self.run_dir, config_id), ignore_errors=True)
-            del self.alive[config_id]
-            dead.append(config_id)
-        return dead
 
 
 def summarize(run_dir: Path) -> StoreSummary:
