@@ -3,6 +3,7 @@ tiny synthetic datasets, one torch thread per test."""
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -22,6 +23,19 @@ def kmnist_dir() -> Path:
     if not (SHARED_KMNIST / "kmnist-test-imgs.npz").exists():
         pytest.skip(f"real KMNIST files not found in {SHARED_KMNIST}")
     return SHARED_KMNIST
+
+
+@pytest.fixture(scope="session")
+def benchmark_script():
+    """Load a script of ``benchmarks/`` by name as a module (they are scripts, not a package)."""
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture(autouse=True)

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import doctest
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "ensemble_size.py"
-
 
 @pytest.fixture(scope="module")
-def ensemble_size():
-    spec = importlib.util.spec_from_file_location("ensemble_size", PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def ensemble_size(benchmark_script):
+    return benchmark_script("ensemble_size")
 
 
 def one_hot(predicted: list[int], confidence: float) -> np.ndarray:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -11,15 +10,10 @@ import pytest
 from autocnn.optimize.store import Store
 from autocnn.optimize.trial import Result, Trial
 
-PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "search_gain.py"
-
 
 @pytest.fixture(scope="module")
-def search_gain():
-    spec = importlib.util.spec_from_file_location("search_gain", PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def search_gain(benchmark_script):
+    return benchmark_script("search_gain")
 
 
 def trial(config_id: int, budget: float) -> Trial:
