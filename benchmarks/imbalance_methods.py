@@ -146,8 +146,10 @@ def main(argv: list[str] | None = None) -> None:
     for key in ("val_balanced_acc", "test_balanced_acc", "test_worst_class"):
         print(f"\n{key} (mean over nets x seeds; paired difference to none ± s.e.)")
         for r in summarize(rows, key):
-            print(f"  {r['method']:<18} {100 * r['mean']:6.2f}  {100 * r['diff']:+6.2f} ± "
-                  f"{100 * r['stderr']:.2f}  wins/losses {r['wins']}/{r['losses']}  n={r['n']}")  # fmt: skip
+            print(
+                f"  {r['method']:<18} {100 * r['mean']:6.2f}  {100 * r['diff']:+6.2f} ± "
+                f"{100 * r['stderr']:.2f}  wins/losses {r['wins']}/{r['losses']}  n={r['n']}"
+            )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ import autocnn.optimize
 import autocnn.space
 
 PACKAGES = [autocnn.space, autocnn.optimize]
-MODULES = ["autocnn.fit.plan", "autocnn.fit.budget", "autocnn.train.precision"]
+MODULES = ["autocnn.fit.plan", "autocnn.fit.budget", "autocnn.train.precision",
+           "autocnn.data.folders"]  # fmt: skip
 
 
 def module_names() -> list[str]:

@@ -65,7 +65,8 @@ def __getattr__(name: str) -> Any:
 
 def datasets(data_dir: str | Path | None = None) -> list[data.DatasetRow]:
     """Every dataset name a command takes: official sets (their files: where each was found,
-    whether its md5 matches), sets derived from them, and the npz:PATH / idx:DIR patterns."""
+    whether its md5 matches), sets derived from them, and the npz:PATH / idx:DIR / dir:DIR
+    patterns."""
     return data.dataset_list(data_dir)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from autocnn.data.derived import DERIVED, DerivedSpec
 from autocnn.data.files import file_key
+from autocnn.data.folders import class_folders, folder_key, load_folder_part
 from autocnn.data.imageset import ImageSet
 from autocnn.data.readers import (
     as_labels,
@@ -64,8 +65,9 @@ def load(
     ``name`` is a registered set (``"kmnist"``, ``"k49"``, ``"kmnist10k"``), one derived from
     it in memory (``"kmnist10k-source"``, ... see :mod:`autocnn.data.derived`), ``"npz:PATH"`` (an
     .npz with ``x_train, y_train, x_test, y_test`` or just ``x, y``; or a folder / folder/prefix
-    of ``<prefix>-{train,test}-{imgs,labels}.npz`` holding ``arr_0``) or ``"idx:DIR"`` (MNIST
-    IDX files, optionally gzipped). Official files are md5-checked and downloaded if missing.
+    of ``<prefix>-{train,test}-{imgs,labels}.npz`` holding ``arr_0``), ``"idx:DIR"`` (MNIST
+    IDX files, optionally gzipped) or ``"dir:DIR"`` (image files in one folder per class, see
+    :mod:`autocnn.data.folders`). Official files are md5-checked and downloaded if missing.
 
     Example::
 
@@ -79,6 +81,11 @@ def load(
         return _load_npz(name, Path(name[4:]).expanduser(), part)
     if name.startswith("idx:"):
         return _load_idx(name, Path(name[4:]).expanduser(), part)
+    if name.startswith("dir:"):
+        root = Path(name[4:]).expanduser()
+        class_folders(root, part)  # a missing part is an error before any cache lookup
+        key = ("dir", part, str(root.resolve()), folder_key(root))
+        return _cached(key, lambda: load_folder_part(name, root, part))
     if name in DERIVED:
         return _load_derived(DERIVED[name], part, data_dir, download)
     spec = get_spec(name)

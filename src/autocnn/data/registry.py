@@ -107,13 +107,16 @@ DATASETS: dict[str, DatasetSpec] = {
     ),
 }
 KMNIST10K_TRAIN_PER_CLASS = 800
-USER_FORMATS = ("npz:PATH", "idx:DIR")
+USER_FORMATS = ("npz:PATH", "idx:DIR", "dir:DIR")
 USER_FORMAT_LAYOUTS = {
     "npz:PATH": "an .npz holding x_train, y_train, x_test, y_test (or x, y: train only), or a "
     "folder (or FOLDER/PREFIX) of <prefix>-{train,test}-{imgs,labels}.npz each holding arr_0; "
     "images uint8 (N, H, W) or (N, H, W, C), labels integers 0..classes-1",
     "idx:DIR": "a folder of MNIST-format IDX files, optionally .gz: train-images-idx3-ubyte, "
     "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte",
+    "dir:DIR": "image files (PNG, JPEG, ...) in one folder per class: DIR/train/<class>/ and "
+    "DIR/test/<class>/, or DIR/<class>/ (train only); class k = the k-th folder name in "
+    "sorted order",
 }
 
 
@@ -128,7 +131,8 @@ def get_spec(name: str) -> DatasetSpec:
         raise DataError(
             f"unknown dataset {name!r}; known: {', '.join(known_names())} "
             "(npz:PATH is a .npz file or a folder of <prefix>-{train,test}-{imgs,labels}.npz, "
-            "idx:DIR a folder of MNIST-format IDX files)"
+            "idx:DIR a folder of MNIST-format IDX files, dir:DIR a folder of class folders of "
+            "images)"
         )
     return DATASETS[name]
 
@@ -275,10 +279,10 @@ class DatasetRow:
     """One name ``autocnn datasets`` lists: what a user can pass as DATASET / ``--dataset``.
 
     ``kind`` is "official" (files of the release), "derived" (built in memory from a base set,
-    see :mod:`autocnn.data.derived`) or "pattern" (``npz:PATH`` / ``idx:DIR``, the user's own
-    files; no sizes or status). ``status`` is "ok" when every file needed is present and intact
-    (see :class:`FileStatus` for "not checked"), else says what is missing or wrong; ``files``
-    are the official files the name reads (with a release's optional class map).
+    see :mod:`autocnn.data.derived`) or "pattern" (``npz:PATH`` / ``idx:DIR`` / ``dir:DIR``, the
+    user's own files; no sizes or status). ``status`` is "ok" when every file needed is present
+    and intact (see :class:`FileStatus` for "not checked"), else says what is missing or wrong;
+    ``files`` are the official files the name reads (with a release's optional class map).
     """
 
     name: str
@@ -311,7 +315,7 @@ def dataset_list(
 
     Official sets first (their files' status as :func:`dataset_status` gives it), then derived
     ones (their base's files; "needs kmnist-test files" when those are missing), then the
-    ``npz:PATH`` / ``idx:DIR`` patterns with the layout they expect.
+    ``npz:PATH`` / ``idx:DIR`` / ``dir:DIR`` patterns with the layout they expect.
 
     Example::
 

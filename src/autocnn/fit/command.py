@@ -27,7 +27,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "dataset",
         nargs="?",
         default=None,
-        help="a name `autocnn datasets` lists, npz:PATH, idx:DIR",
+        help="a name `autocnn datasets` lists, npz:PATH, idx:DIR, dir:DIR",
     )
     p.add_argument("--time", default=None, help="wall-clock budget: 30m, 90s, 1.5h, 1h30m")
     p.add_argument("--out", default=None, help="new fit folder")

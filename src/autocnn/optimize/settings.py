@@ -58,7 +58,7 @@ class RunSettings:
     """What defines a search; two runs with equal settings make the same decisions."""
 
     dataset: str = option(
-        None, "a name `autocnn datasets` lists (kmnist10k, ...), npz:PATH or idx:DIR"
+        None, "a name `autocnn datasets` lists (kmnist10k, ...), npz:PATH, idx:DIR or dir:DIR"
     )
     data_dir: str | None = option(None, "folder holding the dataset's files", metavar="DIR")
     space: str = option("seed", "search space: seed (the 2019 study's) or extended")

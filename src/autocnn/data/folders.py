@@ -1,0 +1,214 @@
+"""``dir:PATH``: a user's own images, one folder per class (PNG, JPEG, BMP, ...).
+
+The layout most image sets come in (torchvision's ``ImageFolder``, Keras'
+``image_dataset_from_directory``)::
+
+    PATH/train/<class>/*.png      PATH/test/<class>/*.png     (a test part is optional)
+    PATH/<class>/*.png            (no train/ folder: all images are the train part)
+
+Class ``k`` is the ``k``-th training folder name in sorted order (``sorted(os.listdir)``), so a
+model's label ``k`` always means the same folder; a test folder must name a training class.
+Files whose suffix is not an image's (``.txt``, ``.DS_Store``, ...) and hidden entries are
+skipped. Images are decoded with Pillow (a dependency of matplotlib, so always installed) with
+its decompression-bomb limit on: a file is data, never code. Every image of a set gets one
+channel count and one size, both read from the training images: grayscale if every training
+image is grayscale, else RGB; the most common training size, to which any other size is
+resized (with a warning that says how many). torchvision's loaders would do the decoding too,
+but they need torchvision, whose wheels are tied to one torch build (it could pull another
+torch); what is needed here is the folder walk and these checks.
+
+The set is cached per process like every other (:mod:`autocnn.data.loading`), keyed by the class
+folders' paths and modification times: adding or removing an image changes its folder's mtime;
+an image rewritten in place under the same name does not (start a new process after that).
+
+Example:
+    >>> import tempfile
+    >>> from PIL import Image
+    >>> from autocnn.data import load
+    >>> root = Path(tempfile.mkdtemp())
+    >>> for part, name in [("train", "cat"), ("train", "dog"), ("test", "dog")]:
+    ...     (root / part / name).mkdir(parents=True)
+    ...     Image.new("L", (12, 10)).save(root / part / name / "a.png")
+    >>> train = load(f"dir:{root}", "train")
+    >>> train.n_classes, train.input_shape, load(f"dir:{root}", "test").y.tolist()
+    (2, (1, 10, 12), [1])
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from autocnn.data.imageset import ImageSet
+from autocnn.errors import DataError, DataWarning
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm",
+                  ".ppm", ".pbm")  # fmt: skip
+PART_FOLDERS = ("train", "test")
+_GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+
+
+def class_folders(root: Path, part: str) -> tuple[Path, list[Path]]:
+    """(the part's folder, its class folders in sorted order), or a DataError saying why not.
+
+    ``root/train`` and ``root/test`` when ``root`` has a ``train`` folder; otherwise ``root``
+    itself is the train part and there is no test part.
+    """
+    if not root.is_dir():
+        raise DataError(
+            f"{root}: not a folder. dir:PATH takes a folder of class folders "
+            "(PATH/<class>/*.png) or of train/ and test/ folders of class folders."
+        )
+    split = (root / "train").is_dir()
+    if split:
+        folder = root / part
+        if not folder.is_dir():
+            raise DataError(
+                f"{root}: has train/ but no {part}/ folder; put the {part} images in "
+                f"{folder}/<class>/, or test the model on another dataset."
+            )
+    elif part == "test":
+        raise DataError(
+            f"{root}: holds only class folders (a train part) and no test part. Put them in "
+            f"{root}/train/<class>/ and the test images in {root}/test/<class>/ to have one."
+        )
+    else:
+        folder = root
+    classes = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise DataError(
+            f"{folder}: no class folders; put each class's images in its own folder "
+            f"({folder}/<class>/image.png)."
+        )
+    return folder, classes
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The image files directly in ``folder``, sorted by name (hidden files skipped)."""
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
+    )
+
+
+def folder_key(root: Path) -> tuple:
+    """What the per-process cache keys a ``dir:`` set on: every class folder's path and mtime."""
+    entries = []
+    for part in PART_FOLDERS:
+        base = root / part if (root / "train").is_dir() else root
+        if not base.is_dir() or (base is root and part == "test"):
+            continue
+        for child in sorted(base.iterdir()):
+            if child.is_dir():
+                entries.append((str(child.resolve()), child.stat().st_mtime_ns))
+    return tuple(entries)
+
+
+def read_image(path: Path):
+    """One decoded image (a Pillow image, loaded), or a DataError naming the file."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.load()
+                return image.copy()
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError) as exc:
+        raise DataError(
+            f"{path}: cannot read as an image ({type(exc).__name__}: {exc}). Delete or "
+            "replace the file, or move it out of the class folder."
+        ) from exc
+    except Image.DecompressionBombWarning as exc:
+        raise DataError(f"{path}: {exc}. autocnn trains on small images; resize it first.") from exc
+
+
+def load_folder_part(name: str, root: Path, part: str) -> ImageSet:
+    """Part ``part`` of the ``dir:`` set at ``root`` as an :class:`ImageSet` (see the module
+    docstring for the layout and the conversions)."""
+    _, train_classes = class_folders(root, "train")
+    names = [c.name for c in train_classes]
+    folder, classes = class_folders(root, part)
+    unknown = [c.name for c in classes if c.name not in names]
+    if unknown:
+        raise DataError(
+            f"{folder}: class folder {', '.join(unknown[:5])} has no training folder of that "
+            f"name (training classes: {', '.join(names[:10])}{', ...' * (len(names) > 10)}); "
+            "a model cannot predict a class it never saw. Rename or remove it."
+        )
+    if len(names) < 2:
+        raise DataError(
+            f"{root}: one class folder ({names[0]}); a classifier needs at least 2 classes."
+        )
+    files, labels = [], []
+    for c in classes:
+        found = image_files(c)
+        if not found and part == "train":
+            raise DataError(
+                f"{c}: no images ({', '.join(IMAGE_SUFFIXES)}); a class needs training images. "
+                "Add some or remove the folder."
+            )
+        files += found
+        labels += [names.index(c.name)] * len(found)
+    if not files:
+        raise DataError(f"{folder}: its class folders hold no images.")
+    channels, size = _train_format(train_classes, root)
+    mode = "L" if channels == 1 else "RGB"
+    x = np.empty((len(files), size[1], size[0], channels), np.uint8)
+    resized = 0
+    for i, path in enumerate(files):
+        image = read_image(path)
+        if image.mode != mode:
+            image = image.convert(mode)
+        if image.size != size:
+            image, resized = image.resize(size, _resample()), resized + 1
+        x[i] = np.asarray(image, np.uint8).reshape(size[1], size[0], channels)
+    if resized:
+        warnings.warn(
+            f"{folder}: {resized} of {len(files)} images resized to {size[0]}x{size[1]} "
+            "(the most common training size); resize them yourself to control how.",
+            DataWarning,
+            stacklevel=3,
+        )
+    import torch
+
+    images = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    return ImageSet(images, torch.tensor(labels, dtype=torch.int64), len(names), f"{name}:{part}")
+
+
+def _train_format(classes: list[Path], root: Path) -> tuple[int, tuple[int, int]]:
+    """(channels, (width, height)) of a set, from its training images' headers: 1 channel if
+    all are grayscale; the most common size."""
+    from PIL import Image
+
+    gray, sizes = True, Counter()
+    for c in classes:
+        for path in image_files(c):
+            try:
+                with Image.open(path) as image:  # the header only: no pixel data decoded
+                    sizes[image.size] += 1
+                    is_gray = image.mode in _GRAY_MODES or (
+                        image.mode == "P" and _gray_palette(image)
+                    )
+            except (OSError, ValueError):
+                read_image(path)  # raises the DataError that names the file and the cause
+                raise
+            gray = gray and is_gray
+    if not sizes:
+        raise DataError(f"{root}: the training class folders hold no images.")
+    return (1 if gray else 3), sizes.most_common(1)[0][0]
+
+
+def _gray_palette(image) -> bool:
+    palette = np.asarray(image.getpalette() or [], np.uint8).reshape(-1, 3)
+    return bool(len(palette)) and bool((palette == palette[:, :1]).all())
+
+
+def _resample():
+    from PIL import Image
+
+    return Image.Resampling.BILINEAR
