@@ -143,6 +143,16 @@ def main(argv: list[str] | None = None) -> None:
                     f.write(json.dumps(row) + "\n")
                 done.append(row)
     rows = [r for r in done if r["epochs"] == args.epochs and r["dataset"] == args.dataset]
+    print("\nper net and method: balanced accuracy, validation / test (mean over seeds)")
+    for name in dict.fromkeys(r["net"] for r in rows):
+        cells = []
+        for method in methods:
+            mine = [r for r in rows if r["net"] == name and r["method"] == method]
+            if mine:
+                val = np.mean([r["val_balanced_acc"] or 0.0 for r in mine])
+                test = np.mean([r["test_balanced_acc"] for r in mine])
+                cells.append(f"{method} {100 * val:.2f} / {100 * test:.2f} (n={len(mine)})")
+        print(f"  {name[-40:]:<40} " + "; ".join(cells))
     for key in ("val_balanced_acc", "test_balanced_acc", "test_worst_class"):
         print(f"\n{key} (mean over nets x seeds; paired difference to none ± s.e.)")
         for r in summarize(rows, key):
