@@ -11,13 +11,14 @@ import os
 import shutil
 import sys
 import warnings
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
-from autocnn.errors import CheckpointError, ConfigError, DataError
+from autocnn.errors import CheckpointError, ConfigError, DataError, DataWarning
 from autocnn.final import evaluate, export_model, predict
 from autocnn.final import export as export_module
 from autocnn.final.export import fuse_conv_bn, onnx_available
@@ -164,6 +165,35 @@ def test_predict_with_onnx_gives_the_checkpoints_labels(trained, tmp_path):
     got, got_p = _predicted(trained.files["onnx"], trained, tmp_path, "onnx")
     assert np.array_equal(got, labels)
     np.testing.assert_allclose(got_p, probabilities, atol=1e-5)
+
+
+def test_a_folder_of_image_files_predicts_as_its_npz(trained, tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "photos"
+    for i, image in enumerate(trained.images[:30]):  # two sub-folders; PNG is lossless
+        sub = folder / ("a" if i < 20 else "b")
+        sub.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(sub / f"{i:03d}.png")
+    (folder / "a" / "readme.txt").write_text("skipped: not an image")
+    for model in (trained.final, trained.files["torchscript"]):
+        out = tmp_path / f"{Path(model).name}.npz"
+        labels = predict(model, folder, out=out)
+        stored = np.load(out, allow_pickle=False)
+        assert stored["files"].tolist() == [f"{'a' if i < 20 else 'b'}/{i:03d}.png"
+                                            for i in range(30)]  # fmt: skip
+        np.testing.assert_allclose(stored["probabilities"], trained.reference[:30], atol=1e-5)
+        assert np.array_equal(labels, trained.reference[:30].argmax(axis=1))
+    # an RGB image of another size is converted to the model's 1 x 28 x 28, with a warning
+    Image.fromarray(np.stack([trained.images[0]] * 3, axis=-1)).resize((56, 56)).save(
+        folder / "big.png"
+    )
+    with pytest.warns(DataWarning, match="1 of 31 images resized to 28x28"):
+        predict(trained.final, folder, out=tmp_path / "big.npz")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no image files"):
+        predict(trained.final, tmp_path / "empty", out=tmp_path / "none.npz")
+    assert not (tmp_path / "none.npz").exists()
 
 
 def test_a_folder_with_a_checkpoint_and_an_export_predicts_with_the_checkpoint(trained, tmp_path):

@@ -157,6 +157,19 @@ def load_folder_part(name: str, root: Path, part: str) -> ImageSet:
     if not files:
         raise DataError(f"{folder}: its class folders hold no images.")
     channels, size = _train_format(train_classes, root)
+    x = read_as(files, channels, size, folder, "the most common training size")
+    import torch
+
+    images = torch.from_numpy(x)
+    return ImageSet(images, torch.tensor(labels, dtype=torch.int64), len(names), f"{name}:{part}")
+
+
+def read_as(
+    files: list[Path], channels: int, size: tuple[int, int], where: Path, why: str
+) -> np.ndarray:
+    """``files`` decoded as uint8 (N, C, H, W) with ``channels`` (1: grayscale, 3: RGB) and
+    ``size`` (width, height); images of another size are resized, with one warning that says
+    how many and ``why`` this size."""
     mode = "L" if channels == 1 else "RGB"
     x = np.empty((len(files), size[1], size[0], channels), np.uint8)
     resized = 0
@@ -169,15 +182,25 @@ def load_folder_part(name: str, root: Path, part: str) -> ImageSet:
         x[i] = np.asarray(image, np.uint8).reshape(size[1], size[0], channels)
     if resized:
         warnings.warn(
-            f"{folder}: {resized} of {len(files)} images resized to {size[0]}x{size[1]} "
-            "(the most common training size); resize them yourself to control how.",
+            f"{where}: {resized} of {len(files)} images resized to {size[0]}x{size[1]} ({why}); "
+            "resize them yourself to control how.",
             DataWarning,
             stacklevel=3,
         )
-    import torch
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
-    images = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
-    return ImageSet(images, torch.tensor(labels, dtype=torch.int64), len(names), f"{name}:{part}")
+
+def images_under(folder: Path) -> list[Path]:
+    """Every image file under ``folder``, in sub-folders too, sorted by relative path (hidden
+    files and folders skipped): what ``autocnn predict MODEL FOLDER`` labels."""
+    found = [
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in IMAGE_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    ]
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
 def _train_format(classes: list[Path], root: Path) -> tuple[int, tuple[int, int]]:

@@ -40,13 +40,21 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=cmd_evaluate)
 
-    p = subparsers.add_parser("predict", help="labels for an .npz of images with a saved model")
+    p = subparsers.add_parser(
+        "predict", help="labels for an .npz or a folder of images with a saved model"
+    )
     p.add_argument(
         "model",
         help="model.pt, an export (model.ts / model.onnx), or an evaluate / transfer / fit folder",
     )
-    p.add_argument("images", help=".npz with x (or arr_0): uint8 or float images")
-    p.add_argument("--out", required=True, help="output .npz (labels, probabilities)")
+    p.add_argument(
+        "images",
+        help=".npz with x (or arr_0): uint8 or float images; or a folder of image files "
+        "(PNG, JPEG, ...; sub-folders too)",
+    )
+    p.add_argument(
+        "--out", required=True, help="output .npz (labels, probabilities; files for a folder)"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument(

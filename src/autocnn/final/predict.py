@@ -1,4 +1,4 @@
-"""Prediction with a saved model: labels (and probabilities) for an .npz of images.
+"""Prediction with a saved model: labels (and probabilities) for an .npz or a folder of images.
 
 The model is a checkpoint (.pt, read with ``torch.load(weights_only=True)``: data, never code;
 the safe default) or a model made by :func:`autocnn.final.export_model`: ``model.ts``
@@ -166,15 +166,26 @@ def ensemble_size(model: str | Path) -> int:
 
 
 def read_images(path: str | Path, input_shape: tuple[int, int, int]) -> np.ndarray:
-    """Images from an .npz as uint8 (N, C, H, W), checked against the model's input shape.
+    """Images from an .npz or a folder of image files as uint8 (N, C, H, W), checked against
+    the model's input shape.
 
-    The array is ``x``, ``x_test``, ``images``, ``arr_0`` or the file's only array; uint8 in
-    0..255, or floats in [0, 1] (scaled by 255) or in [0, 255]; shape (N, H, W), (N, H, W, C) or
-    (N, C, H, W). DataError naming the file and what to fix otherwise.
+    An .npz's array is ``x``, ``x_test``, ``images``, ``arr_0`` or the file's only array; uint8
+    in 0..255, or floats in [0, 1] (scaled by 255) or in [0, 255]; shape (N, H, W),
+    (N, H, W, C) or (N, C, H, W). A folder's images (PNG, JPEG, ..., in sub-folders too, in the
+    order of :func:`~autocnn.data.folders.images_under`) are converted to the model's channels
+    and resized to its input size, with a warning. DataError naming the file and what to fix
+    otherwise.
     """
+    from autocnn.data.folders import images_under, read_as
     from autocnn.data.readers import as_images, read_npz
 
     path = Path(path)
+    if path.is_dir():
+        files = images_under(path)
+        if not files:
+            raise DataError(f"{path}: no image files (PNG, JPEG, ...) in this folder")
+        channels, height, width = input_shape
+        return read_as(files, channels, (width, height), path, "the model's input size")
     arrays = read_npz(path)
     names = [k for k in ("x", "x_test", "images", "arr_0") if k in arrays]
     if not names and len(arrays) == 1:
@@ -221,9 +232,11 @@ def predict(
     overwrite: bool = False,
     ensemble: bool = False,
 ) -> np.ndarray:
-    """Predict the class of every image in ``images`` (.npz); write ``out`` (.npz: ``labels``).
+    """Predict the class of every image in ``images`` (an .npz, or a folder of image files);
+    write ``out`` (.npz: ``labels``).
 
-    ``out`` also holds ``probabilities`` (N, n_classes, float32). With ``ensemble``, ``model``
+    ``out`` also holds ``probabilities`` (N, n_classes, float32), and for a folder ``files``
+    (each image's path relative to it, in the order of the labels). With ``ensemble``, ``model``
     is an ``evaluate`` / ``transfer weights`` folder and the probabilities are the average of
     all its models' (the ensemble its ``metrics.json`` reports). A fit folder always predicts
     with every net of its final: that ensemble is its model (``FIT/model.pt`` is the first net
@@ -244,10 +257,16 @@ def predict(
         together = ensemble or is_fit_folder(model)
         probabilities = _checkpoint_probabilities(model, images, batch_size, device, together)
     labels = probabilities.argmax(axis=1).astype(np.int64)
+    arrays = {"labels": labels, "probabilities": probabilities}
+    if Path(images).is_dir():
+        from autocnn.data.folders import images_under
+
+        names = [p.relative_to(images).as_posix() for p in images_under(Path(images))]
+        arrays["files"] = np.array(names, dtype=str)  # a unicode array: no pickle needed
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp.npz")
     try:
-        np.savez_compressed(tmp, labels=labels, probabilities=probabilities)
+        np.savez_compressed(tmp, **arrays)
         tmp.replace(out)
     except BaseException:
         tmp.unlink(missing_ok=True)
