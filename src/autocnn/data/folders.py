@@ -30,8 +30,8 @@ Example:
     ...     (root / part / name).mkdir(parents=True)
     ...     Image.new("L", (12, 10)).save(root / part / name / "a.png")
     >>> train = load(f"dir:{root}", "train")
-    >>> train.n_classes, train.input_shape, load(f"dir:{root}", "test").y.tolist()
-    (2, (1, 10, 12), [1])
+    >>> train.class_names, train.input_shape, load(f"dir:{root}", "test").y.tolist()
+    (('cat', 'dog'), (1, 10, 12), [1])
 """
 
 from __future__ import annotations
@@ -161,7 +161,8 @@ def load_folder_part(name: str, root: Path, part: str) -> ImageSet:
     import torch
 
     images = torch.from_numpy(x)
-    return ImageSet(images, torch.tensor(labels, dtype=torch.int64), len(names), f"{name}:{part}")
+    y = torch.tensor(labels, dtype=torch.int64)
+    return ImageSet(images, y, len(names), f"{name}:{part}", class_names=tuple(names))
 
 
 def read_as(

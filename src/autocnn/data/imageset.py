@@ -33,6 +33,8 @@ class ImageSet:
     # int64 (N,): images of one group (augmented copies of one original) stay on one side of
     # a train/validation split, else validation would score copies of training images
     groups: torch.Tensor | None = None
+    # the name of each class where the files say it (``dir:`` folder names), else None
+    class_names: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         # Programming errors, not user errors: loaders validate user files before building this.
@@ -52,6 +54,10 @@ class ImageSet:
         if int(self.n_classes) < 1:
             raise ValueError(f"n_classes must be >= 1, got {self.n_classes}")
         object.__setattr__(self, "n_classes", int(self.n_classes))
+        if self.class_names is not None:
+            object.__setattr__(self, "class_names", tuple(str(n) for n in self.class_names))
+            if len(self.class_names) != self.n_classes:
+                raise ValueError(f"{len(self.class_names)} names for {self.n_classes} classes")
         if not self.x.is_contiguous():
             object.__setattr__(self, "x", self.x.contiguous())
 
@@ -73,8 +79,9 @@ class ImageSet:
         idx = torch.as_tensor(np.asarray(index, dtype=np.int64).reshape(-1))
         groups = None if self.groups is None else self.groups[idx].clone()
         return ImageSet(
-            self.x[idx].contiguous(), self.y[idx].clone(), self.n_classes, self.name, groups
-        )
+            self.x[idx].contiguous(), self.y[idx].clone(), self.n_classes, self.name, groups,
+            self.class_names,
+        )  # fmt: skip
 
     def class_counts(self) -> np.ndarray:
         """Number of images of each class, shape (n_classes,)."""

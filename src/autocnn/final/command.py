@@ -120,8 +120,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
         device=args.device,
         ensemble=args.ensemble,
     )
-    counts = np.bincount(labels)
-    print(f"wrote {len(labels)} labels to {args.out}; per class: {counts.tolist()}")
+    counts = np.bincount(labels).tolist()
+    with np.load(args.out, allow_pickle=False) as written:
+        names = written["class_names"].tolist() if "class_names" in written else None
+    if names:  # the training folders' names: say which label is which
+        counts = ", ".join(f"{k} {names[k]}: {n}" for k, n in enumerate(counts) if n)
+    print(f"wrote {len(labels)} labels to {args.out}; per class: {counts}")
     if not args.ensemble and (n := ensemble_size(args.model)) > 1:
         print(f"note: {args.model} holds {n} models; these labels are its first model's alone "
               "(--ensemble averages all of them)")  # fmt: skip

@@ -148,7 +148,7 @@ def export_model(
     the written files by format; ONNX is left out, with a logged message, when its packages
     are missing. Existing exports are replaced only with ``overwrite``.
     """
-    from autocnn.final.sources import load_together, model_file
+    from autocnn.final.sources import class_names, load_together, model_file
     from autocnn.train import model_from_checkpoint
 
     formats = (formats,) if isinstance(formats, str) else tuple(formats)
@@ -202,6 +202,7 @@ def export_model(
         "input": "uint8 (N, C, H, W) images as stored, 0..255; preprocessing is in the graph",
         "output": "probabilities",
         "n_classes": n_classes,
+        "class_names": class_names(payloads),  # None: the labels are only numbers
         "config_hash": payloads[0]["config_hash"],
         "source": sources[0].name,
         "members": len(sources),  # > 1: an ensemble, its probabilities averaged

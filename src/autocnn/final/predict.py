@@ -55,8 +55,11 @@ def is_export(model: str | Path) -> bool:
     )
 
 
-def exported_probabilities(model: str | Path, images: str | Path, batch_size: int) -> np.ndarray:
-    """Softmax probabilities (N, n_classes, float32) of an exported model for an .npz of images."""
+def exported_probabilities(
+    model: str | Path, images: str | Path, batch_size: int
+) -> tuple[np.ndarray, list[str] | None]:
+    """Softmax probabilities (N, n_classes, float32) of an exported model for an .npz or a
+    folder of images, and its class names (None where its training data had none)."""
     from autocnn.final.export import read_export
 
     meta, path = read_export(model)
@@ -64,15 +67,25 @@ def exported_probabilities(model: str | Path, images: str | Path, batch_size: in
     run = _onnx_runner(path) if path.suffix == ".onnx" else _torchscript_runner(path)
     chunks = [run(x[start : start + batch_size]) for start in range(0, len(x), batch_size)]
     n_classes = int(meta["n_classes"])
+    names = meta.get("class_names")
+    if names is not None and (
+        not isinstance(names, list)
+        or len(names) != n_classes
+        or not all(isinstance(n, str) for n in names)
+    ):
+        raise CheckpointError(
+            f"{path}: its export.json's class_names is not a list of {n_classes} names; export "
+            "the model again"
+        )
     if not chunks:
-        return np.zeros((0, n_classes), dtype=np.float32)
+        return np.zeros((0, n_classes), dtype=np.float32), names
     probabilities = np.concatenate(chunks).astype(np.float32, copy=False)
     if probabilities.shape != (len(x), n_classes):
         raise CheckpointError(
             f"{path}: returned shape {probabilities.shape}, expected {(len(x), n_classes)}; "
             "it does not match its export.json: export the model again"
         )
-    return probabilities
+    return probabilities, names
 
 
 def _torchscript_runner(path: Path):
@@ -235,14 +248,15 @@ def predict(
     """Predict the class of every image in ``images`` (an .npz, or a folder of image files);
     write ``out`` (.npz: ``labels``).
 
-    ``out`` also holds ``probabilities`` (N, n_classes, float32), and for a folder ``files``
-    (each image's path relative to it, in the order of the labels). With ``ensemble``, ``model``
-    is an ``evaluate`` / ``transfer weights`` folder and the probabilities are the average of
-    all its models' (the ensemble its ``metrics.json`` reports). A fit folder always predicts
-    with every net of its final: that ensemble is its model (``FIT/model.pt`` is the first net
-    alone). ``model`` may also be an export (model.ts, model.onnx or their folder; see the
-    module docstring), which runs on the CPU. An existing ``out`` is not overwritten unless
-    ``overwrite``.
+    ``out`` also holds ``probabilities`` (N, n_classes, float32), for a folder ``files`` (each
+    image's path relative to it, in the order of the labels), and ``class_names`` where the
+    training data named its classes (``dir:`` sets: label k is ``class_names[k]``). With
+    ``ensemble``, ``model`` is an ``evaluate`` / ``transfer weights`` folder and the
+    probabilities are the average of all its models' (the ensemble its ``metrics.json``
+    reports). A fit folder always predicts with every net of its final: that ensemble is its
+    model (``FIT/model.pt`` is the first net alone). ``model`` may also be an export (model.ts,
+    model.onnx or their folder; see the module docstring), which runs on the CPU. An existing
+    ``out`` is not overwritten unless ``overwrite``.
     """
     out = Path(out)
     if out.suffix != ".npz":
@@ -252,12 +266,16 @@ def predict(
     if is_export(model):
         if ensemble:
             raise ConfigError(f"{model}: an export holds one model; predict without --ensemble")
-        probabilities = exported_probabilities(model, images, batch_size)
+        probabilities, names = exported_probabilities(model, images, batch_size)
     else:
         together = ensemble or is_fit_folder(model)
-        probabilities = _checkpoint_probabilities(model, images, batch_size, device, together)
+        probabilities, names = _checkpoint_probabilities(
+            model, images, batch_size, device, together
+        )
     labels = probabilities.argmax(axis=1).astype(np.int64)
     arrays = {"labels": labels, "probabilities": probabilities}
+    if names is not None:  # label k is class_names[k] (the training folders' names)
+        arrays["class_names"] = np.array(names, dtype=str)
     if Path(images).is_dir():
         from autocnn.data.folders import images_under
 
@@ -276,10 +294,10 @@ def predict(
 
 def _checkpoint_probabilities(
     model: str | Path, images: str | Path, batch_size: int, device: str, ensemble: bool
-) -> np.ndarray:
+) -> tuple[np.ndarray, list[str] | None]:
     import torch
 
-    from autocnn.final.sources import load_together
+    from autocnn.final.sources import class_names, load_together
     from autocnn.train import class_probabilities, model_from_checkpoint
 
     paths = ensemble_files(model) if ensemble else [model_file(model)]
@@ -290,4 +308,4 @@ def _checkpoint_probabilities(
         net, norm, _ = model_from_checkpoint(checkpoint, device, where=path)
         p = class_probabilities(net, x, normalization=norm, batch_size=batch_size, device=device)
         summed = p if summed is None else summed + p
-    return (summed / len(paths)).numpy().astype(np.float32)
+    return (summed / len(paths)).numpy().astype(np.float32), class_names(checkpoints)

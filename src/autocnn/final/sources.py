@@ -155,12 +155,23 @@ def load_together(paths: Iterable[Path], fix: str) -> tuple[list[dict], tuple[in
     payloads = [load_checkpoint(path) for path in paths]
     shapes = {tuple(int(v) for v in p["input_shape"]) for p in payloads}
     classes = {int(p["n_classes"]) for p in payloads}
-    if len(shapes) != 1 or len(classes) != 1:
+    names = {tuple(p["class_names"]) for p in payloads if p.get("class_names") is not None}
+    if len(shapes) != 1 or len(classes) != 1 or len(names) > 1:
         raise CheckpointError(
             f"{', '.join(str(p) for p in paths) or 'no models'}: the models take different "
-            f"inputs or classes ({sorted(shapes)}, {sorted(classes)}); {fix}"
+            f"inputs or classes ({sorted(shapes)}, {sorted(classes)}"
+            f"{', class names differ' if len(names) > 1 else ''}); {fix}"
         )
     return payloads, shapes.pop(), classes.pop()
+
+
+def class_names(payloads: Iterable[dict]) -> list[str] | None:
+    """What the checkpoints' training data called each label (``dir:`` folder names), or None
+    when they do not say (sets whose labels are only numbers; checkpoints from before names)."""
+    for payload in payloads:
+        if payload.get("class_names") is not None:
+            return [str(n) for n in payload["class_names"]]
+    return None
 
 
 def _incumbent_checkpoint(run_dir: Path) -> Path:

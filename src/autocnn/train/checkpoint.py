@@ -173,10 +173,17 @@ def run_identity(
         "n_train": len(train_set),
         "n_classes": int(train_set.n_classes),
         "input_shape": list(train_set.input_shape),
+        # not checked on resume (the counts are); what predict and exports call each label
+        "class_names": _class_names(train_set),
         "steps_per_epoch": steps_per_epoch,
         "seed": seed,
         "horizon_steps": horizon_steps,
     }
+
+
+def _class_names(train_set: Any) -> list[str] | None:
+    names = getattr(train_set, "class_names", None)
+    return list(names) if names is not None else None
 
 
 def check_resumable(
@@ -184,7 +191,7 @@ def check_resumable(
 ) -> None:
     """A checkpoint continues a run only under the settings that make the prefix exact."""
     for key, value in expected.items():
-        if key.startswith("config"):
+        if key.startswith("config") or key == "class_names":
             continue  # load_checkpoint compared the configs, naming the keys that differ
         stored = list(payload[key]) if key == "input_shape" else payload[key]
         if stored != value:
