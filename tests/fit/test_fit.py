@@ -242,3 +242,24 @@ def test_sigterm_during_the_final_training_then_resume_continues_with_the_time_l
     assert resumed["done"] and resumed["summary"]["seconds"] >= spent
     with Store.open(FitFolder(out).search.db, readonly=True) as store:
         assert store.count() == evaluations  # the search was not run again
+
+
+def test_a_set_without_a_test_part_is_fitted_with_a_held_out_one(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for k, name in enumerate(("maru", "sankaku")):  # two classes of 40 images, told by brightness
+        (tmp_path / "photos" / name).mkdir(parents=True)
+        for i in range(40):
+            level = (70 + 90 * k + rng.integers(0, 40, (10, 10))).astype(np.uint8)
+            Image.fromarray(level).save(tmp_path / "photos" / name / f"{i}.png")
+    lines: list[str] = []
+    state = api.fit(f"dir:{tmp_path / 'photos'}", time=45, out=tmp_path / "f", space="seed",
+                    log=lines.append)  # fmt: skip
+    assert state["dataset"] == f"holdout:dir:{tmp_path / 'photos'}"
+    assert any("has no test part" in line for line in lines)
+    tested = json.loads((tmp_path / "f" / "final" / "metrics.json").read_text())
+    assert tested["summary"]["n_test"] == 12  # 15 % of each class of 40
+    assert state["summary"]["test_accuracy"] is not None
+    export = json.loads((tmp_path / "f" / "export" / "export.json").read_text())
+    assert export["class_names"] == ["maru", "sankaku"]

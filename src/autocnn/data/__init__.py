@@ -20,7 +20,13 @@ from __future__ import annotations
 from autocnn.data.derived import DERIVED, DerivedSpec
 from autocnn.data.files import cache_dir, md5_file, verify_file
 from autocnn.data.imageset import ImageSet
-from autocnn.data.loading import clear_cache, load
+from autocnn.data.loading import (
+    HOLDOUT_FRACTION,
+    HOLDOUT_PREFIX,
+    clear_cache,
+    has_test_part,
+    load,
+)
 from autocnn.data.registry import (
     DATASETS,
     OFFICIAL_FILES,
@@ -55,6 +61,8 @@ __all__ = [
     "DatasetRow",
     "DatasetSpec",
     "DerivedSpec",
+    "HOLDOUT_FRACTION",
+    "HOLDOUT_PREFIX",
     "FileStatus",
     "ImageSet",
     "OfficialFile",
@@ -64,6 +72,7 @@ __all__ = [
     "dataset_list",
     "dataset_status",
     "fetch",
+    "has_test_part",
     "known_names",
     "load",
     "md5_file",

@@ -7,7 +7,9 @@ returns the same object at the cost of a few ``stat`` calls, and a rewritten fil
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import zipfile
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from pathlib import Path
@@ -38,6 +40,11 @@ from autocnn.data.registry import (
 from autocnn.errors import DataError
 
 _CACHE_SIZE = 8  # K49 train is ~180 MB; a handful of sets is plenty per worker
+# ``holdout:NAME``: NAME's train part less a stratified share, which becomes its test part (for
+# sets that come without one); a fixed seed, so every process cuts the same images.
+HOLDOUT_PREFIX = "holdout:"
+HOLDOUT_FRACTION = 0.15
+HOLDOUT_SEED = 0
 _cache: OrderedDict[Hashable, ImageSet] = OrderedDict()
 
 
@@ -67,7 +74,9 @@ def load(
     .npz with ``x_train, y_train, x_test, y_test`` or just ``x, y``; or a folder / folder/prefix
     of ``<prefix>-{train,test}-{imgs,labels}.npz`` holding ``arr_0``), ``"idx:DIR"`` (MNIST
     IDX files, optionally gzipped) or ``"dir:DIR"`` (image files in one folder per class, see
-    :mod:`autocnn.data.folders`). Official files are md5-checked and downloaded if missing.
+    :mod:`autocnn.data.folders`). ``"holdout:NAME"`` is NAME with a stratified 15 % of its
+    training images held out as its test part (for sets without one). Official files are
+    md5-checked and downloaded if missing.
 
     Example::
 
@@ -77,6 +86,8 @@ def load(
     """
     if part not in PARTS:
         raise DataError(f"unknown part {part!r} of dataset {name!r}; use 'train' or 'test'.")
+    if name.startswith(HOLDOUT_PREFIX):
+        return _load_holdout(name, part, data_dir, download)
     if name.startswith("npz:"):
         return _load_npz(name, Path(name[4:]).expanduser(), part)
     if name.startswith("idx:"):
@@ -104,6 +115,50 @@ def load(
         return to_imageset(x, y, where, spec.n_classes, f"{name}:{part}")
 
     return _cached(key, build)
+
+
+def _load_holdout(
+    name: str, part: str, data_dir: str | os.PathLike | None, download: bool
+) -> ImageSet:
+    """``holdout:NAME``'s part: NAME's train part cut by :func:`train_val_split` (stratified,
+    groups of copies kept together), the held-out share as the test part."""
+    from autocnn.data.splits import train_val_split  # splits imports the ImageSet only
+
+    base = name[len(HOLDOUT_PREFIX) :]
+    if not base or base.startswith(HOLDOUT_PREFIX):
+        raise DataError(f"{name}: holdout: takes one dataset name, e.g. holdout:dir:PHOTOS")
+    whole = load(base, "train", data_dir, download)
+    key = ("holdout", name, part, id(whole), len(whole))
+
+    def build() -> ImageSet:
+        train, test = train_val_split(whole, HOLDOUT_FRACTION, seed=HOLDOUT_SEED)
+        return dataclasses.replace(train if part == "train" else test, name=f"{name}:{part}")
+
+    return _cached(key, build)
+
+
+def has_test_part(name: str) -> bool:
+    """Whether dataset ``name`` has a test part, from its names and headers only (the test
+    images are read by the final evaluation alone): False for an ``npz:`` file of ``x, y``,
+    a ``dir:`` folder without ``test/``, and npz/IDX folders without test files."""
+    if name.startswith(HOLDOUT_PREFIX) or not name.startswith(("npz:", "idx:", "dir:")):
+        return True  # official and derived sets have one; unknown names fail in load
+    path = Path(name[4:]).expanduser()
+    if name.startswith("dir:"):
+        return (path / "train").is_dir() and (path / "test").is_dir()
+    if name.startswith("idx:"):
+        return _idx_file(path, "test", "images") is not None
+    if path.is_file():
+        try:
+            with zipfile.ZipFile(path) as archive:  # an .npz: lists its arrays, reads none
+                return "x_test.npy" in archive.namelist()
+        except (OSError, zipfile.BadZipFile):
+            return True  # unreadable: its own load says why
+    try:
+        folder, prefix = _npz_prefix(path)
+    except DataError:
+        return True
+    return (folder / f"{prefix}-test-imgs.npz").is_file()
 
 
 def _load_derived(

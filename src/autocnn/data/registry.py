@@ -107,7 +107,7 @@ DATASETS: dict[str, DatasetSpec] = {
     ),
 }
 KMNIST10K_TRAIN_PER_CLASS = 800
-USER_FORMATS = ("npz:PATH", "idx:DIR", "dir:DIR")
+USER_FORMATS = ("npz:PATH", "idx:DIR", "dir:DIR", "holdout:NAME")
 USER_FORMAT_LAYOUTS = {
     "npz:PATH": "an .npz holding x_train, y_train, x_test, y_test (or x, y: train only), or a "
     "folder (or FOLDER/PREFIX) of <prefix>-{train,test}-{imgs,labels}.npz each holding arr_0; "
@@ -117,6 +117,8 @@ USER_FORMAT_LAYOUTS = {
     "dir:DIR": "image files (PNG, JPEG, ...) in one folder per class: DIR/train/<class>/ and "
     "DIR/test/<class>/, or DIR/<class>/ (train only); class k = the k-th folder name in "
     "sorted order",
+    "holdout:NAME": "dataset NAME with a stratified 15 % of its training images held out as its "
+    "test part, for a set without one (fit does this itself)",
 }
 
 

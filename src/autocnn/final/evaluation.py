@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from autocnn import data
-from autocnn.errors import ConfigError, RunError
+from autocnn.errors import ConfigError, DataError, RunError
 
 METRICS_FILE = "metrics.json"
 MODELS_DIR = "models"
@@ -99,6 +99,17 @@ class FinalResult:
         }
 
 
+def require_test_part(dataset: str) -> None:
+    """DataError, before anything is trained or written, for a dataset without a test part."""
+    if not data.has_test_part(dataset):
+        raise DataError(
+            f"{dataset} has no test part, so nothing can test the final model; give one (see "
+            f"`autocnn datasets`), or use {data.HOLDOUT_PREFIX}{dataset}: its training images "
+            f"less a stratified {data.HOLDOUT_FRACTION:.0%}, held out as the test part (fit does "
+            "this itself)"
+        )
+
+
 def final_evaluation(
     fit: FitFunction,
     dataset: str,
@@ -128,6 +139,7 @@ def final_evaluation(
 
     if not seeds:
         raise ConfigError("a final evaluation needs at least one seed (--seeds 1 or more)")
+    require_test_part(dataset)
     out.mkdir(parents=True, exist_ok=True)
     validation = None
     if validate is not None:
@@ -289,6 +301,7 @@ def evaluate(
         raise ConfigError("evaluate needs --epochs when no run gives its max budget")
     seed_list = training_seeds(seed, seeds)
     check_precision(precision)
+    require_test_part(dataset)
     source_state = None if start_from is None else load_checkpoint(start_from)["model"]
     out = prepare_out_dir(out, METRICS_FILE)
     val_fraction, split_seed = settings.get("val_fraction", 0.2), settings.get("split_seed", 0)

@@ -17,6 +17,10 @@ and gives the rest only the time that is left (:class:`~autocnn.fit.folder.Budge
 6. with ``baseline=True``, after the budget: the space's default trained for the same total
    time, tested the same way: the bar a search has to clear.
 
+A dataset without a test part (a ``dir:`` folder of class folders, an ``npz:`` file of ``x, y``)
+is fitted as ``holdout:NAME`` (:mod:`autocnn.data.loading`): a stratified 15 % of its training
+images is held out before anything else, and read only by the final test.
+
 Example::
 
     result = fit("kmnist10k", time="5m", out="fits/k10k", data_dir="../shared/data/kmnist")
@@ -88,6 +92,11 @@ def fit(
                 "fit needs a dataset and --time (e.g. autocnn fit kmnist10k --time 5m)"
             )
         total = parse_duration(time)
+        if not data.has_test_part(dataset):  # else the final test would fail after the budget
+            log(f"{dataset} has no test part: {data.HOLDOUT_FRACTION:.0%} of its training images "
+                "(stratified) are held out as one, read only by the final test "
+                f"(the dataset {data.HOLDOUT_PREFIX}{dataset})")  # fmt: skip
+            dataset = f"{data.HOLDOUT_PREFIX}{dataset}"
         # what a search would check, before any file is written
         settings = RunSettings(dataset, data_dir=data_dir, space=space, seed=seed, split_seed=seed)
         Execution(backend=backend, address=address, cpus_per_trial=cpus_per_trial,

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from autocnn.errors import RunError
+from autocnn.final.evaluation import require_test_part
 from autocnn.study.presets import get_preset
 from autocnn.study.splits import resolve_dataset
 from autocnn.study.table import build_table, table_markdown
@@ -96,6 +97,8 @@ def study(
                 f"{out} already holds a study; continue it with --resume or choose another --out"
             )
         get_preset(preset)  # a bad name fails before anything is written
+        for name in (source, dest):  # every final evaluation tests on the test parts
+            require_test_part(name)
         settings = {
             "source": source,
             "dest": dest,
