@@ -45,6 +45,8 @@ def test_names_reach_the_checkpoint_the_export_and_predict(folder_set, tmp_path,
     final = tmp_path / "final"
     evaluate(config="default", dataset=f"dir:{folder_set}", out=final, seeds=2, epochs=20)
     assert data.load(f"dir:{folder_set}", "train").class_names == NAMES
+    summary = json.loads((final / "metrics.json").read_text())["summary"]
+    assert summary["class_names"] == list(NAMES)  # the report labels its per-class rows so
     images = folder_set / "test"  # predict takes a folder too; its sub-folders are just paths
     labels = predict(final, images, out=tmp_path / "labels.npz", ensemble=True)
     with np.load(tmp_path / "labels.npz", allow_pickle=False) as stored:

@@ -36,3 +36,16 @@ def test_the_report_shows_the_per_class_table(tmp_path):
     text = " ".join(parse(report(path).html).text)
     assert "Per-class accuracy and training images" in text and "training images" in text
     assert "300" in text and "12" in text
+
+
+def test_class_names_label_the_rows_where_the_data_named_its_classes(tmp_path):
+    final = {"summary": {"class_counts_train": [5, 6, 7], "class_names": ["ka", "ki", "ku"]},
+             "per_seed": [{"test_confusion": CONFUSION}]}  # fmt: skip
+    (model,) = find_model_metrics(final, "final")
+    assert [row[0] for row in model.per_class_rows()] == ["0 ka", "1 ki", "2 ku"]
+    wrong_size = {"confusion": CONFUSION, "class_names": ["a", "b"]}  # does not fit: numbers
+    (model,) = find_model_metrics(wrong_size, "eval")
+    assert [row[0] for row in model.per_class_rows()] == [0, 1, 2]
+    path = tmp_path / "metrics.json"
+    path.write_text(json.dumps(final))
+    assert "2 ku" in " ".join(parse(report(path).html).text)

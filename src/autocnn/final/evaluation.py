@@ -208,6 +208,7 @@ def final_evaluation(
         n_test=len(test_set),
         n_classes=train_set.n_classes,
         class_counts_train=train_set.class_counts().tolist(),
+        class_names=None if train_set.class_names is None else list(train_set.class_names),
         class_counts_test=test_set.class_counts().tolist(),
         seconds=sum(r["seconds"] for r in per_seed),
     )

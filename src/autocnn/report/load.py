@@ -130,6 +130,7 @@ class ModelMetrics:
     per_class_acc: list[float | None] | None = None
     class_counts: np.ndarray | None = None  # images per class of the evaluated set
     train_counts: np.ndarray | None = None  # images per class the model was trained on
+    class_names: list[str] | None = None  # what the data calls each class (dir: folders)
 
     def __post_init__(self) -> None:
         if self.train_counts is not None:
@@ -154,7 +155,8 @@ class ModelMetrics:
         for c, acc in enumerate(self.per_class_acc or []):
             train = int(self.train_counts[c]) if self.train_counts is not None else None
             evaluated = int(self.class_counts[c]) if self.class_counts is not None else None
-            rows.append([c, train, evaluated, acc])
+            label = f"{c} {self.class_names[c]}" if self.class_names else c
+            rows.append([label, train, evaluated, acc])
         return rows
 
     @property
@@ -259,10 +261,26 @@ def find_model_metrics(payload: Any, name: str, split: str | None = None) -> lis
 
     visit(payload, "")
     counts = _train_counts(payload)
+    names = _class_names(payload)
     for model in found:
         if counts is not None and len(counts) == model.n_classes:
             model.train_counts = np.asarray(counts, dtype=np.int64)
+        if names is not None and len(names) == model.n_classes:
+            model.class_names = names
     return found
+
+
+def _class_names(payload: Any) -> list[str] | None:
+    """The first ``class_names`` list of strings in ``payload`` (a final evaluation's summary
+    records the training data's, for ``dir:`` sets)."""
+    if isinstance(payload, dict):
+        names = payload.get("class_names")
+        if isinstance(names, list) and names and all(isinstance(n, str) for n in names):
+            return names
+        for value in payload.values():
+            if isinstance(value, dict) and (found := _class_names(value)) is not None:
+                return found
+    return None
 
 
 def read_json(path: Path) -> Any:
