@@ -58,7 +58,11 @@ def test_commands_that_test_refuse_a_set_without_a_test_part_before_any_work(pho
         api.evaluate(config="default", dataset=name, out=tmp_path / "e", epochs=1, seeds=1)
     with pytest.raises(DataError, match="no test part"):
         api.study(source="kmnist10k", dest=name, out=tmp_path / "s", preset="smoke")
-    assert not (tmp_path / "e").exists() and not (tmp_path / "s").exists()
+    source = tmp_path / "source"
+    api.evaluate(config="default", dataset=f"holdout:{name}", out=source, epochs=0.2, seeds=1)
+    with pytest.raises(DataError, match="no test part"):
+        api.transfer_weights(source, name, out=tmp_path / "w", epochs=1, seeds=1)
+    assert not any((tmp_path / d).exists() for d in ("e", "s", "w"))
 
 
 def test_a_holdout_name_is_refused_without_a_dataset():

@@ -17,6 +17,7 @@ from autocnn.final.evaluation import (
     METRICS_FILE,
     FinalResult,
     final_evaluation,
+    require_test_part,
     training_seeds,
 )
 from autocnn.space.imbalance import IMBALANCE_CHOICES, with_imbalance
@@ -74,6 +75,7 @@ def transfer_weights(
             f"--imbalance {imbalance!r} is not known; choose one of {', '.join(IMBALANCE_CHOICES)}"
         )
     # Check the options and the shapes before anything is written or trained.
+    require_test_part(dataset)
     train_set = data.load(dataset, "train", data_dir=data_dir)
     if imbalance != "source":
         method = imbalance
