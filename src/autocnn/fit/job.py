@@ -352,7 +352,9 @@ def _deliver(folder: FitFolder, state: dict, log: Log) -> dict:
 
 
 def _baseline(folder, state, plan: FitPlan, log) -> dict:
-    """The space's default trained for the fit's whole budget (less the same reserve)."""
+    """The space's default trained for the fit's whole budget (less the same reserve), as a
+    user would train it without autocnn: plain cross-entropy, also on imbalanced data (the
+    fit's own default starts from the imbalance handling a search of that data starts from)."""
     deadline = monotonic() + plan.total_seconds - plan.reserve_seconds
     config = space.default_config(state["space"])
     return _train_until(config, deadline, folder.baseline, state, log, "the default (baseline)")
