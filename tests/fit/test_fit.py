@@ -48,7 +48,12 @@ def test_fit_delivers_a_tested_model_a_report_and_a_summary(finished, tmp_path):
     tested = together["test_acc"] if together else metrics["summary"]["test_acc"]["mean"]
     assert tested == s["test_accuracy"]
     assert (s["final_members"] is not None) == (search.get("nets", 1) > 1) == (together is not None)
-    assert (out / "report" / "report.html").is_file()
+    page = _text(out / "report" / "report.html")
+    assert page.index("What this fit did") < page.index("Run overview")  # the fit's story first
+    trained = "the space's default" if s["incumbent_config_id"] in (None, 0) else (
+        f"config {s['incumbent_config_id']}, the search's incumbent")  # fmt: skip
+    assert trained in page and f"{100 * s['test_accuracy']:.2f} %" in page
+    assert "baseline" not in page  # no --baseline: no such row
     assert json.loads((out / "fit.json").read_text())["summary"] == s
     # the model predicts like the final evaluation's (predict accepts the fit folder)
     images = tmp_path / "images.npz"
@@ -85,6 +90,10 @@ def test_a_final_ensemble_trains_two_nets_tests_their_average_and_exports_it_as_
     baseline = json.loads((folder.baseline / "metrics.json").read_text())
     assert baseline["summary"]["test_acc"]["mean"] == s["baseline_test_accuracy"]
     assert "ensemble" not in baseline["summary"] and s["baseline_epochs"] > 0
+    page = _text(folder.report / "report.html")  # rewritten with the baseline beside the fit
+    row = f"baseline: the default alone for the same time {100 * s['baseline_test_accuracy']:.2f} %"
+    assert row in page
+    assert "2 nets of" in page and "probabilities averaged" in page
     assert s["incumbent_config_id"] == kept
     assert [m["seed"] for m in s["final_members"]] == [state["seed"], state["seed"] + 1]
     assert all(m["status"] == "ok" and m["epochs_trained"] > 0 for m in s["final_members"])
@@ -119,6 +128,15 @@ def test_a_final_ensemble_trains_two_nets_tests_their_average_and_exports_it_as_
             folder.final / "models" / f"seed-{state['seed']}.pt", images, out=tmp_path / "s.npz"
         ),
     )
+
+
+def _text(html_file) -> str:
+    """The page's text, tags dropped and whitespace collapsed."""
+    import html
+    import re
+
+    text = re.sub(r"<[^>]+>", " ", html_file.read_text())
+    return re.sub(r"\s+", " ", html.unescape(text))
 
 
 def test_the_budget_holds_by_the_fits_own_clock(finished):

@@ -143,9 +143,12 @@ def fit(
             state["done"] = True
             folder.write(state)
         if baseline and "baseline" not in state:  # after the budget: not on its clock
+            from autocnn.fit.report_page import write_report
+
             state["baseline"] = _baseline(folder, state, plan, log)
             state["summary"] = _summary(state, state["summary"]["seconds"])
             folder.write(state)
+            write_report(folder, state)  # the baseline beside the fit's result
     return state
 
 
@@ -329,7 +332,7 @@ def _train_until(
 
 def _deliver(folder: FitFolder, state: dict, log: Log) -> dict:
     """Export the model and write the report; a failure here never loses the model."""
-    from autocnn.report import report
+    from autocnn.fit.report_page import write_report
 
     delivered: dict[str, Any] = {"model": str(folder.model)}
     try:
@@ -342,12 +345,7 @@ def _deliver(folder: FitFolder, state: dict, log: Log) -> dict:
     except Exception as error:  # noqa: BLE001 - the .pt model is the deliverable; say why
         log(f"export skipped: {error}")
         delivered["export_error"] = str(error)
-    tested = folder.final / "metrics.json"
-    if folder.search.exists():
-        result = report(folder.search.path, folder.report, metrics=[tested], force=True)
-    else:  # no search ran: the report shows the final model alone
-        result = report(tested, folder.report, force=True)
-    delivered["report"] = str(result.html)
+    delivered["report"] = str(write_report(folder, state))
     return delivered
 
 

@@ -150,17 +150,19 @@ class FitPlan:
                 f"data subsets {fraction:.0%}-100 % with {self.epochs * fraction:.2g}-"
                 f"{self.epochs:.2g} epochs"
             )
-        final = f"final training {_clock(self.final_seconds)}"
+        final = f"final training {format_clock(self.final_seconds)}"
         if self.members > 1:
             final += (
-                f" (or {self.members} nets of {_clock(self.final_seconds / self.members)}, "
+                f" (or {self.members} nets of {format_clock(self.final_seconds / self.members)}, "
                 "averaged, if the search's best is flat with time)"
             )
+        head = f"budget {format_clock(self.total_seconds)}: probe " + format_clock(
+            self.spent_before_plan
+        )
+        tail = f"test + export + report {format_clock(self.reserve_seconds)}"
         if not self.search_seconds:
             return [
-                f"budget {_clock(self.total_seconds)}: probe {_clock(self.spent_before_plan)}, "
-                f"final training {_clock(self.final_seconds)}, test + export + report "
-                f"{_clock(self.reserve_seconds)}",
+                f"{head}, final training {format_clock(self.final_seconds)}, {tail}",
                 f"search: none. Its largest evaluation would train fewer than {MIN_SEARCH_IMAGES}"
                 " images, too few to rank nets for a final training many times longer: the "
                 "space's default gets all the time (a longer --time buys a search)",
@@ -168,9 +170,7 @@ class FitPlan:
                 f"/ {self.n_val} validation images)",
             ]
         return [
-            f"budget {_clock(self.total_seconds)}: probe {_clock(self.spent_before_plan)}, search "
-            f"{_clock(self.search_seconds)}, {final}, test + export + report "
-            f"{_clock(self.reserve_seconds)}",
+            f"{head}, search {format_clock(self.search_seconds)}, {final}, {tail}",
             f"search: {self.workers} worker(s) x {self.threads_per_worker} thread(s), BOHB eta "
             f"{self.eta:g}, budgets {budget}",
             f"cost: one epoch {self.epoch_seconds:.1f} s per worker; evaluations "
@@ -194,9 +194,10 @@ def make_plan(
     available = total_seconds - spent - reserve
     if available < 2 * MIN_SEARCH_SECONDS:
         raise ConfigError(
-            f"a budget of {_clock(total_seconds)} leaves {max(available, 0):.0f} s after measuring "
-            f"this machine ({spent:.0f} s) and the final test + report ({reserve:.0f} s); give at "
-            f"least {_clock(spent + reserve + 2 * MIN_SEARCH_SECONDS + 60)} (e.g. --time 5m)"
+            f"a budget of {format_clock(total_seconds)} leaves {max(available, 0):.0f} s after "
+            f"measuring this machine ({spent:.0f} s) and the final test + report "
+            f"({reserve:.0f} s); give at least "
+            f"{format_clock(spent + reserve + 2 * MIN_SEARCH_SECONDS + 60)} (e.g. --time 5m)"
         )
     share = search_share(total_seconds)
     search = max(MIN_SEARCH_SECONDS, share * available)
@@ -266,7 +267,12 @@ def final_epochs(seconds: float, n_images: int, img_per_s: float, margin: float 
     return float(max(0.25, math.floor(epochs) if epochs >= 2 else round(epochs, 2)))
 
 
-def _clock(seconds: float) -> str:
+def format_clock(seconds: float) -> str:
+    """Seconds as a user reads them.
+
+    >>> format_clock(45), format_clock(1773.4)
+    ('45 s', '29:33')
+    """
     seconds = max(0.0, seconds)
     minutes, secs = divmod(int(round(seconds)), 60)
     return f"{minutes}:{secs:02d}" if minutes else f"{secs} s"

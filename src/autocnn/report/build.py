@@ -350,13 +350,16 @@ def report(
     metrics: list[str | Path] | None = None,
     top: int = 5,
     force: bool = False,
+    preface: Section | None = None,
+    title: str | None = None,
 ) -> ReportResult:
     """Write PNGs, ``report.json`` and a self-contained ``report.html`` for a run or study.
 
     ``source`` is a run folder, a study folder or a metrics JSON (see :mod:`autocnn.report.load`);
     ``metrics`` adds JSON files with confusion matrices (e.g. a test-set evaluation); ``top`` is
     the number of configurations tabled and plotted. ``out`` defaults to ``SOURCE/report``; an
-    existing report there is replaced only with ``force=True``.
+    existing report there is replaced only with ``force=True``. A caller that knows more than the
+    files (``fit``: its plan and decisions) puts it first as ``preface``, under ``title``.
     """
     if top < 1:
         raise RunError(f"top must be at least 1, got {top}")
@@ -364,7 +367,9 @@ def report(
     out_dir = Path(out) if out is not None else default_out(source)
     _prepare_out(out_dir, force)
     builder = _Builder(out_dir)
-    document = Document(_title(loaded), _subtitle(loaded))
+    document = Document(title or _title(loaded), _subtitle(loaded))
+    if preface is not None:
+        document.sections.append(preface)
     if loaded.notes:
         document.sections.append(Section("Notes", [Note(n, "warning") for n in loaded.notes]))
     if is_autocnn_study(loaded.study):
