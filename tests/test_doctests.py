@@ -15,7 +15,7 @@ import autocnn.space
 
 PACKAGES = [autocnn.space, autocnn.optimize]
 MODULES = ["autocnn.fit.plan", "autocnn.fit.budget", "autocnn.train.precision",
-           "autocnn.data.folders"]  # fmt: skip
+           "autocnn.data.folders", "autocnn.fit.report_page"]  # fmt: skip
 
 
 def module_names() -> list[str]:
