@@ -63,9 +63,6 @@ def exported_probabilities(
     from autocnn.final.export import read_export
 
     meta, path = read_export(model)
-    x = read_images(images, tuple(int(v) for v in meta["input_shape"]))  # type: ignore[arg-type]
-    run = _onnx_runner(path) if path.suffix == ".onnx" else _torchscript_runner(path)
-    chunks = [run(x[start : start + batch_size]) for start in range(0, len(x), batch_size)]
     n_classes = int(meta["n_classes"])
     names = meta.get("class_names")
     if names is not None and (
@@ -77,6 +74,9 @@ def exported_probabilities(
             f"{path}: its export.json's class_names is not a list of {n_classes} names; export "
             "the model again"
         )
+    x = read_images(images, tuple(int(v) for v in meta["input_shape"]))  # type: ignore[arg-type]
+    run = _onnx_runner(path) if path.suffix == ".onnx" else _torchscript_runner(path)
+    chunks = [run(x[start : start + batch_size]) for start in range(0, len(x), batch_size)]
     if not chunks:
         return np.zeros((0, n_classes), dtype=np.float32), names
     probabilities = np.concatenate(chunks).astype(np.float32, copy=False)
@@ -279,8 +279,8 @@ def predict(
     if Path(images).is_dir():
         from autocnn.data.folders import images_under
 
-        names = [p.relative_to(images).as_posix() for p in images_under(Path(images))]
-        arrays["files"] = np.array(names, dtype=str)  # a unicode array: no pickle needed
+        files = [p.relative_to(images).as_posix() for p in images_under(Path(images))]
+        arrays["files"] = np.array(files, dtype=str)  # a unicode array: no pickle needed
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp.npz")
     try:
