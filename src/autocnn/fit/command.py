@@ -115,13 +115,15 @@ def cmd_fit(args: argparse.Namespace) -> int:
             f"probabilities averaged ({nets})"
         )
         print(
-            f"model: {out} (autocnn predict {out} IMAGES.npz --out labels.npz averages the nets; "
+            f"model: {out} (autocnn predict {out} IMAGES --out labels.npz averages the nets, "
+            "IMAGES an .npz or a folder of image files; "
             f"{out}/export/ holds the ensemble as one model, {out}/model.pt its first net); "
             f"report: {out}/report/report.html; summary: {out}/fit.json"
         )
         return 0
     print(
-        f"model: {out} (autocnn predict {out} IMAGES.npz --out labels.npz); "
+        f"model: {out} (autocnn predict {out} IMAGES --out labels.npz, IMAGES an .npz or a "
+        "folder of image files); "
         f"report: {out}/report/report.html; summary: {out}/fit.json"
     )
     return 0
