@@ -56,10 +56,11 @@ def is_export(model: str | Path) -> bool:
 
 
 def exported_probabilities(
-    model: str | Path, images: str | Path, batch_size: int
+    model: str | Path, images: str | Path, batch_size: int, files: list[Path] | None = None
 ) -> tuple[np.ndarray, list[str] | None]:
     """Softmax probabilities (N, n_classes, float32) of an exported model for an .npz or a
-    folder of images, and its class names (None where its training data had none)."""
+    folder of images (``files``: its images as listed already), and its class names (None
+    where its training data had none)."""
     from autocnn.final.export import read_export
 
     meta, path = read_export(model)
@@ -74,7 +75,8 @@ def exported_probabilities(
             f"{path}: its export.json's class_names is not a list of {n_classes} names; export "
             "the model again"
         )
-    x = read_images(images, tuple(int(v) for v in meta["input_shape"]))  # type: ignore[arg-type]
+    shape = tuple(int(v) for v in meta["input_shape"])
+    x = read_images(images, shape, files)  # type: ignore[arg-type]
     run = _onnx_runner(path) if path.suffix == ".onnx" else _torchscript_runner(path)
     chunks = [run(x[start : start + batch_size]) for start in range(0, len(x), batch_size)]
     if not chunks:
@@ -178,7 +180,9 @@ def ensemble_size(model: str | Path) -> int:
         return 0
 
 
-def read_images(path: str | Path, input_shape: tuple[int, int, int]) -> np.ndarray:
+def read_images(
+    path: str | Path, input_shape: tuple[int, int, int], files: list[Path] | None = None
+) -> np.ndarray:
     """Images from an .npz or a folder of image files as uint8 (N, C, H, W), checked against
     the model's input shape.
 
@@ -186,15 +190,16 @@ def read_images(path: str | Path, input_shape: tuple[int, int, int]) -> np.ndarr
     in 0..255, or floats in [0, 1] (scaled by 255) or in [0, 255]; shape (N, H, W),
     (N, H, W, C) or (N, C, H, W). A folder's images (PNG, JPEG, ..., in sub-folders too, in the
     order of :func:`~autocnn.data.folders.images_under`) are converted to the model's channels
-    and resized to its input size, with a warning. DataError naming the file and what to fix
-    otherwise.
+    and resized to its input size, with a warning; ``files`` are those images where the caller
+    listed them already (so that its list and the labels cannot differ). DataError naming the
+    file and what to fix otherwise.
     """
     from autocnn.data.folders import images_under, read_as
     from autocnn.data.readers import as_images, read_npz
 
     path = Path(path)
     if path.is_dir():
-        files = images_under(path)
+        files = images_under(path) if files is None else files
         if not files:
             raise DataError(f"{path}: no image files (PNG, JPEG, ...) in this folder")
         channels, height, width = input_shape
@@ -263,24 +268,27 @@ def predict(
         raise ConfigError(f"--out {out} must end in .npz")
     if out.exists() and not overwrite:
         raise RunError(f"{out} exists; choose another --out file (nothing was overwritten)")
+    files = None
+    if Path(images).is_dir():  # listed once: the labels and `files` come from one list
+        from autocnn.data.folders import images_under
+
+        files = images_under(Path(images))
     if is_export(model):
         if ensemble:
             raise ConfigError(f"{model}: an export holds one model; predict without --ensemble")
-        probabilities, names = exported_probabilities(model, images, batch_size)
+        probabilities, names = exported_probabilities(model, images, batch_size, files)
     else:
         together = ensemble or is_fit_folder(model)
         probabilities, names = _checkpoint_probabilities(
-            model, images, batch_size, device, together
+            model, images, batch_size, device, together, files
         )
     labels = probabilities.argmax(axis=1).astype(np.int64)
     arrays = {"labels": labels, "probabilities": probabilities}
     if names is not None:  # label k is class_names[k] (the training folders' names)
         arrays["class_names"] = np.array(names, dtype=str)
-    if Path(images).is_dir():
-        from autocnn.data.folders import images_under
-
-        files = [p.relative_to(images).as_posix() for p in images_under(Path(images))]
-        arrays["files"] = np.array(files, dtype=str)  # a unicode array: no pickle needed
+    if files is not None:
+        relative = [p.relative_to(images).as_posix() for p in files]
+        arrays["files"] = np.array(relative, dtype=str)  # a unicode array: no pickle needed
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp.npz")
     try:
@@ -293,7 +301,12 @@ def predict(
 
 
 def _checkpoint_probabilities(
-    model: str | Path, images: str | Path, batch_size: int, device: str, ensemble: bool
+    model: str | Path,
+    images: str | Path,
+    batch_size: int,
+    device: str,
+    ensemble: bool,
+    files: list[Path] | None,
 ) -> tuple[np.ndarray, list[str] | None]:
     import torch
 
@@ -302,7 +315,7 @@ def _checkpoint_probabilities(
 
     paths = ensemble_files(model) if ensemble else [model_file(model)]
     checkpoints, shape, _ = load_together(paths, "predict with one model (drop --ensemble)")
-    x = torch.from_numpy(read_images(images, shape))  # type: ignore[arg-type]
+    x = torch.from_numpy(read_images(images, shape, files))  # type: ignore[arg-type]
     summed = None
     for path, checkpoint in zip(paths, checkpoints, strict=True):
         net, norm, _ = model_from_checkpoint(checkpoint, device, where=path)

@@ -1,43 +1,19 @@
 """The page of a study report: its sections, built with the run report's builder.
 
 Kept apart from :mod:`autocnn.report.build` (which calls :func:`study_sections` when the source
-is an ``autocnn study`` folder); the tables, the comparison chart and the final evaluations come
-from :mod:`autocnn.report.study`.
+is an ``autocnn study`` folder; both draw with :class:`~autocnn.report.sections.Builder`); the
+tables, the comparison chart and the final evaluations come from :mod:`autocnn.report.study`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
-
 from autocnn.report import study as studies
 from autocnn.report.html import Heading, Note, Section
-from autocnn.report.load import ModelMetrics, RunData, Source
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+from autocnn.report.load import Source
+from autocnn.report.sections import Builder
 
 
-class PageBuilder(Protocol):
-    """What this page needs of the run report's builder (``report.build``, which imports this
-    module: naming it here would make the two import each other)."""
-
-    numbers: dict[str, Any]
-
-    def figure(
-        self, section: Section, file: str, title: str, draw: Callable[[], Figure], caption: str
-    ) -> None: ...
-
-    def run_sections(
-        self, run: RunData, prefix: str, label: str, top: int, compact: bool = False
-    ) -> list[Section]: ...
-
-    def model_figure(
-        self, section: Section, model: ModelMetrics, prefix: str, title: str
-    ) -> None: ...
-
-
-def study_sections(builder: PageBuilder, source: Source, top: int) -> list[Section]:
+def study_sections(builder: Builder, source: Source, top: int) -> list[Section]:
     """A study: final table, comparison, details, settings, its runs, its final evaluations."""
     study = source.study
     results = Section("Study results", [studies.final_table(study)])
