@@ -18,13 +18,6 @@ import json
 import statistics
 from pathlib import Path
 
-METHODS = {
-    "default": "default config",
-    "bohb": "BOHB from scratch",
-    "weights": "weight transfer",
-    "config": "configuration transfer",
-}
-
 
 def destination_rows(folder: Path) -> tuple[int, dict[str, dict]]:
     """(study seed, method -> its destination row) of one study folder."""
@@ -50,7 +43,9 @@ def table(arm_a: list[Path], arm_b: list[Path]) -> str:
         + " | mean a | mean b | difference a - b | worst class a / b |",
         "|---|" + "---|" * (len(seeds) + 4),
     ]
-    for method, label in METHODS.items():
+    # the methods in the study's own order, with the labels its table uses (autocnn.study)
+    labels = {method: row["label"] for method, row in a[0][1].items()}
+    for method, label in labels.items():
         acc_a = [100 * rows[method]["test_balanced_acc"]["mean"] for _, rows in a]
         acc_b = [100 * rows[method]["test_balanced_acc"]["mean"] for _, rows in b]
         worst_a = [100 * rows[method]["test_worst_class_acc"]["mean"] for _, rows in a]

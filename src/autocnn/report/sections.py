@@ -36,6 +36,9 @@ TOP_IMPORTANCE = 15  # hyperparameters shown in the importance figure and table
 
 
 class Builder:
+    """Draws sections into the report folder ``out``; collects the PNGs written (``images``),
+    what could not be drawn (``notes``) and the numbers for ``report.json`` (``numbers``)."""
+
     def __init__(self, out: Path) -> None:
         self.out = out
         self.images: list[Path] = []
