@@ -53,6 +53,8 @@ class RunProgress:
     def on_event(self, kind: str, payload: dict[str, Any]) -> None:
         if kind == "warning":
             self.console.print(f"[yellow]warning:[/] {payload['message']}")
+        elif kind == "note":
+            self.console.print(payload["message"])
         elif kind == "start":
             if self._task is None:
                 self._progress.__enter__()

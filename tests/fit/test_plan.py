@@ -8,7 +8,7 @@ import pytest
 
 from autocnn.errors import ConfigError
 from autocnn.fit import Speeds, make_plan, parse_duration
-from autocnn.fit.plan import FitPlan, final_epochs, search_share
+from autocnn.fit.plan import AT_THE_TOP, FitPlan, configs_at_the_top, final_epochs, search_share
 
 SPEED = Speeds(worker_img_s=400.0, cpus=2)
 
@@ -38,11 +38,41 @@ def test_budgets_are_seconds_of_training_and_adapt_to_dataset_size():
     assert small.fidelity == mid.fidelity == large.fidelity == "time"
     # the same search time; a larger validation pass leaves less of an evaluation for training
     assert small.max_budget > mid.max_budget > large.max_budget
-    assert math.isclose(large.largest_evaluation_seconds, large.search_seconds * 2 / 6)
+    fixed = large.smallest_evaluation_seconds - large.min_budget  # start + validation pass
+    assert math.isclose(large.largest_evaluation_seconds, large.max_budget + fixed)
     # the default trains many epochs at tiny data's largest budget, part of one on large data
     assert small.max_budget * SPEED.worker_img_s > 50 * small.n_train
     assert large.min_budget * SPEED.worker_img_s < large.n_train
     assert "s of training each" in large.describe()[1]
+
+
+@pytest.mark.parametrize("cpus", [2, 4, 8])
+@pytest.mark.parametrize("n_train", [800, 6400, 48000])
+def test_several_configs_reach_the_largest_budget(cpus, n_train):
+    plan = make_plan(1800, n_train=n_train, n_val=n_train // 4, speeds=Speeds(400.0, cpus))
+    fixed = plan.smallest_evaluation_seconds - plan.min_budget
+    # BOHB's brackets on a virtual clock, durations as planned and 20 % longer
+    at_the_top = configs_at_the_top(plan.max_budget, plan.search_seconds, plan.workers, fixed)
+    assert at_the_top >= AT_THE_TOP
+    # a fixed share of the worker-seconds let one config reach it with 2 workers, none with 8
+    # (its largest evaluation was as long as the whole search)
+    sixth = plan.search_seconds * plan.workers / 6 - fixed
+    assert configs_at_the_top(sixth, plan.search_seconds, plan.workers, fixed) < AT_THE_TOP
+    assert plan.largest_evaluation_seconds < plan.search_seconds / 1.5  # three rungs in a row
+
+
+def test_a_schedule_on_the_virtual_clock_starts_only_what_can_finish():
+    from autocnn.optimize.bohb import BOHB
+    from autocnn.optimize.synthetic import SyntheticObjective, conditional_space, simulate_parallel
+
+    space = conditional_space(seed=0)
+    history = simulate_parallel(BOHB(space, min_budget=26, max_budget=234, seed=0),
+                                SyntheticObjective(space, 234), 2, fixed_seconds=1.5,
+                                finish_by=706)  # fmt: skip
+    assert max(e.end for e in history) <= 706
+    # as every 30-minute fit on kmnist10k with a sixth: one config at 234 s, the end at 80 %
+    assert sum(e.trial.budget == 234 for e in history) == 1
+    assert max(e.end for e in history) < 0.85 * 706
 
 
 def test_more_cpus_mean_more_workers_and_a_cluster_sets_its_own():

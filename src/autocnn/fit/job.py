@@ -212,6 +212,10 @@ def _search(
         )  # fmt: skip
         summary = optimize(out=run.path, settings=settings, execution=execution,
                            on_event=on_event)  # fmt: skip
+    unused = execution.time_limit - summary.seconds
+    if summary.stopped == "time_limit" and unused >= 1:  # the runner starts only what can end
+        log(f"the search ends {unused:.0f} s early (no evaluation left could finish in time): "
+            "the final training gets them")  # fmt: skip
     with Store.open(run.db, readonly=True) as store:
         rows = store.scored()
         best = choose(rows)

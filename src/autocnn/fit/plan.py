@@ -30,9 +30,18 @@ The policy, and the measurements behind it (2-core x86 machine, BENCHMARKS.md):
   default trained as long (98.75 / 99.00 % vs 99.45 / 99.05 %, BENCHMARKS §9). On large data
   a small budget trains on part of an epoch: a random subset, so no separate data fidelity is
   needed.
-- ``eta = 3`` over three rungs, the largest evaluation costing about a sixth of the search's
-  worker-seconds (several configs reach it; its final validation pass and start-up are part of
-  that cost) and the smallest a ninth of that, ~1-2 % of the search.
+- ``eta = 3`` over three rungs, the smallest budget a ninth of the largest, and the largest
+  chosen so that **three configs reach it** (:func:`largest_budget`): the search's schedule is
+  simulated on a virtual clock (BOHB's own brackets, the plan's workers, each evaluation its
+  budget plus its start and validation pass, and the runner's rule of starting only what can
+  finish before the limit), and the largest budget is the longest, up to a sixth of the search's
+  worker-seconds, whose simulated search brings three configs to it. A fixed sixth let exactly
+  one config reach it and ended the search at 83 % of its time, as every 30-minute fit on
+  kmnist10k did for real (BENCHMARKS §9: one evaluation at 234 s, two more killed at the limit);
+  with 8 workers a fixed share made the largest evaluation as long as the whole search, so that
+  none reached it. With 2 workers three configs reach an eighth of the worker-seconds (the
+  default: 55 epochs at 30 minutes on kmnist10k, 73 with a sixth). The time a search leaves
+  unused goes to the final training.
 - **No search when it cannot inform**: if the largest evaluation would train fewer than
   :data:`MIN_SEARCH_IMAGES` images (300 steps of 128), its ranking says little about nets trained
   many times longer, so all the time goes to the final training of the space's default (measured
@@ -68,10 +77,10 @@ Example:
     >>> speed = Speeds(worker_img_s=400.0, cpus=2)
     >>> small = make_plan(1800, n_train=6400, n_val=1600, speeds=speed)
     >>> small.fidelity, small.workers, round(small.min_budget), round(small.max_budget)
-    ('time', 2, 26, 233)
+    ('time', 2, 20, 180)
     >>> big = make_plan(1800, n_train=240000, n_val=60000, speeds=speed)
-    >>> round(big.max_budget)  # seconds: a third of an epoch of 240,000 images
-    185
+    >>> round(big.max_budget)  # seconds: a sixth of an epoch of 240,000 images
+    105
 """
 
 from __future__ import annotations
@@ -90,6 +99,11 @@ MIN_SEARCH_IMAGES = 300 * 128
 MIN_SEARCH_SECONDS = 15.0  # the first worker starts in ~3-4 s (fork server importing torch)
 MAX_MEMBERS = 2  # nets in the final ensemble
 MEMBER_BUDGETS = 2.0  # a member's final seconds, at least, in units of the largest evaluation
+AT_THE_TOP = 3  # configs the search should bring to its largest budget
+# The simulated evaluations take this much longer than planned. Measured: a budget of 234 s took
+# 235 s; on the 64k set 15-s budgets took 16-23 s and 44-s budgets 44-47 s (BENCHMARKS §9).
+SIMULATED_SLOWDOWN = 1.2
+LARGEST_SHARE = 1 / 6  # the largest evaluation's share of the search's worker-seconds, at most
 
 
 @dataclass(frozen=True)
@@ -206,10 +220,13 @@ def make_plan(
     # one worker's seconds per epoch: training, and a validation pass (~3x faster per image)
     validation = n_val / (3.0 * speeds.worker_img_s)
     epoch_seconds = n_train / speeds.worker_img_s + validation
-    largest = search * workers / 6.0
-    max_budget = max(0.0, largest - validation - START_SECONDS)  # seconds of training
-    if max_budget * speeds.worker_img_s < MIN_SEARCH_IMAGES:
-        search, largest, max_budget = 0.0, 0.0, 0.0  # no search: see the module docstring
+    fixed = validation + START_SECONDS
+    max_budget = largest_budget(
+        search, workers, fixed, shortest=MIN_SEARCH_IMAGES / speeds.worker_img_s
+    )
+    if not max_budget:  # no search: see the module docstring
+        search = 0.0
+    largest = max_budget + fixed if search else 0.0
     min_budget = max_budget / ETA ** (RUNGS - 1)
     return FitPlan(
         total_seconds=float(total_seconds),
@@ -232,6 +249,69 @@ def make_plan(
         speeds=dataclasses.asdict(speeds),
         members=final_members(available - search, max_budget if search else 0.0),
     )
+
+
+def largest_budget(
+    search_seconds: float, workers: int, fixed_seconds: float, *, shortest: float
+) -> float:
+    """The search's largest budget (seconds of training; 0: no search worth running): the
+    longest from a sixth of the worker-seconds down, in steps of 5 %, whose simulated search
+    brings :data:`AT_THE_TOP` configs to it, else the one that brings the most; none shorter
+    than ``shortest`` (see the module docstring).
+
+    >>> round(largest_budget(706, 2, 1.5, shortest=20))  # kmnist10k, 30 minutes
+    190
+    >>> round(largest_budget(706, 8, 1.5, shortest=20))  # 8 workers: not the whole search
+    393
+    >>> largest_budget(60, 2, 1.5, shortest=20)
+    0.0
+    """
+    budget = search_seconds * workers * LARGEST_SHARE - fixed_seconds
+    best, most = 0.0, 0
+    while budget >= shortest:
+        reached = configs_at_the_top(budget, search_seconds, workers, fixed_seconds)
+        if reached >= AT_THE_TOP:
+            return budget
+        if reached > most:
+            best, most = budget, reached
+        budget *= 0.95
+    return best
+
+
+def configs_at_the_top(
+    max_budget: float, search_seconds: float, workers: int, fixed_seconds: float
+) -> int:
+    """How many configs a search brings to ``max_budget``: BOHB's brackets on a virtual clock
+    (:func:`~autocnn.optimize.synthetic.simulate_parallel`), every evaluation taking its budget
+    plus ``fixed_seconds``, times :data:`SIMULATED_SLOWDOWN`, none started that cannot end
+    within ``search_seconds``. Which configs
+    are promoted does not change the schedule, so every loss is the same."""
+    from ConfigSpace import ConfigurationSpace, Float
+
+    from autocnn.optimize.bohb import BOHB
+    from autocnn.optimize.synthetic import simulate_parallel
+
+    space = ConfigurationSpace(seed=0)
+    space.add(Float("x", (0.0, 1.0)))
+    optimizer = BOHB(space, min_budget=max_budget / ETA ** (RUNGS - 1), max_budget=max_budget,
+                     eta=ETA, seed=0)  # fmt: skip
+    slow = SIMULATED_SLOWDOWN
+    history = simulate_parallel(
+        optimizer, _Flat(), workers, seconds_per_budget=slow,
+        fixed_seconds=fixed_seconds * slow, finish_by=search_seconds,
+    )  # fmt: skip
+    return sum(1 for e in history if e.trial.budget >= max_budget)
+
+
+class _Flat:
+    """An objective for :func:`configs_at_the_top`: its evaluations cost their budget."""
+
+    cost = staticmethod(lambda trial: float(trial.budget) - float(trial.previous_budget or 0.0))
+
+    def result(self, trial):
+        from autocnn.optimize.trial import Result
+
+        return Result("ok", loss=0.5)
 
 
 def search_share(total_seconds: float) -> float:

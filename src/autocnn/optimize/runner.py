@@ -12,7 +12,10 @@ in the run (resumed parts included), or after ``time_limit`` seconds of this cal
 new evaluation is started, and the running ones are allowed to finish and are recorded; with
 ``hard_time_limit=True`` the ones still running at ``time_limit`` are stopped instead (their
 workers terminated) and stay pending, so a resumed run re-runs them. A wall-clock budget is then
-kept even when one evaluation would take far longer than the budget.
+kept even when one evaluation would take far longer than the budget; and an evaluation expected
+to outlast the time left is not started (:mod:`autocnn.optimize.durations`): once nothing more
+can finish, the run ends early instead of losing the rest of its time to evaluations that are
+killed at the limit.
 
 Example::
 
@@ -32,6 +35,7 @@ from typing import Any
 
 from autocnn.errors import EnvironmentFault, RunError
 from autocnn.optimize.backends import Backend, ProcessBackend, SerialBackend
+from autocnn.optimize.durations import Durations
 from autocnn.optimize.early_stopping import EarlyStopping
 from autocnn.optimize.faults import FaultPolicy, check_free_disk
 from autocnn.optimize.folder import RunFolder
@@ -96,9 +100,9 @@ def run_optimizer(
     match on ``resume=True``; an optimizer's own ``settings`` mapping (BOHB has one) is stored
     too, under ``"optimizer"``, and always checked on resume. ``backend`` defaults to
     in-process for ``workers=1`` and a :class:`ProcessBackend` otherwise.
-    ``on_event(kind, payload)`` receives ``"start"``, ``"submit"``, ``"result"`` and ``"stop"``
-    events for live progress. ``early_stopping`` ends evaluations whose learning curve cannot
-    reach what their rung needs (:mod:`autocnn.optimize.early_stopping`).
+    ``on_event(kind, payload)`` receives ``"start"``, ``"submit"``, ``"result"``, ``"note"`` and
+    ``"stop"`` events for live progress. ``early_stopping`` ends evaluations whose learning
+    curve cannot reach what their rung needs (:mod:`autocnn.optimize.early_stopping`).
 
     Example::
 
@@ -224,6 +228,9 @@ class _Loop:
         self.n_done = store.count(done_only=True)
         self.best = store.summary().best_loss
         self.hard_time_limit = hard_time_limit  # stop running evaluations at the time limit
+        self.durations = Durations(time.monotonic)  # start only what can end before a hard limit
+        self.durations.adopt(store.evaluations(status="ok") if hard_time_limit else ())
+        self.out_of_time = False  # the next evaluation cannot finish before the hard limit
         self.queue: list[tuple[int, Trial]] = []  # pending evaluations to (re)submit first
         own_retries = getattr(backend, "retries_crashes", False)  # Ray re-runs them itself
         self.faults = FaultPolicy(run_dir, ENVIRONMENT_RETRIES, retry_crashes=not own_retries)
@@ -250,7 +257,7 @@ class _Loop:
         while True:
             reason = self.fill(queue)
             if not self.running:
-                if queue:
+                if queue and not self.out_of_time:
                     continue
                 reason = reason or self.stop_reason()  # the last ask may have finished it
                 if reason is not None:
@@ -281,23 +288,39 @@ class _Loop:
         """Submit until every worker is busy; returns why no more can be asked (or None)."""
         while self.backend.n_free > 0:
             check_free_disk(self.run_dir, MIN_FREE_BYTES, self.n_done)
-            if queue:  # evaluations interrupted by a kill go first: the optimizer awaits them
-                evaluation_id, trial = queue.pop(0)
-                self.submit(evaluation_id, trial)
-                continue
-            reason = self.stop_reason()
-            if reason is not None:
-                return reason
-            trial = self.optimizer.ask()
-            evaluation_id = self.store.record_ask(trial)
-            self.snapshots.count()
-            if trial is None or evaluation_id is None:
-                return None
-            self.n_asked += 1
-            if self.pruner is not None:
-                self.pruner.asked(trial)
-            self.submit(evaluation_id, trial)
+            if not queue:  # evaluations interrupted by a kill go first: the optimizer awaits them
+                reason = self.stop_reason()
+                if reason is not None:
+                    return reason
+                trial = self.optimizer.ask()
+                evaluation_id = self.store.record_ask(trial)
+                self.snapshots.count()
+                if trial is None or evaluation_id is None:
+                    return None
+                self.n_asked += 1
+                if self.pruner is not None:
+                    self.pruner.asked(trial)
+                queue.append((evaluation_id, trial))
+            if not self.can_finish(queue[0][1]):  # it stays pending: a resumed run starts it
+                self.out_of_time = True
+                return "time_limit"
+            self.submit(*queue.pop(0))
         return None
+
+    def can_finish(self, trial: Trial) -> bool:
+        """Whether the trial's evaluation is expected to end before a hard time limit."""
+        if not self.hard_time_limit:
+            return True
+        expected = self.durations.expected(trial)
+        if expected is None or expected <= self.time_left():
+            return True
+        if not self.out_of_time:
+            self.emit("note", {"message": (
+                f"the next evaluation (config {trial.config_id}, budget {trial.budget:g}) takes "
+                f"~{expected:.0f} s and {max(0.0, self.time_left()):.0f} s are left: it is not "
+                "started, and the run ends when the running ones finish"
+            )})  # fmt: skip
+        return False
 
     def environment(self, trial: Trial, result: Result) -> Result | None:
         """Re-run (None), stop on (None, ``self.fault`` set) or record a result that may be the
@@ -320,6 +343,7 @@ class _Loop:
         if self.stopping is not None:  # what it must be able to beat, known only now
             trial = self.stopping.prepare(trial)
         self.backend.submit(trial, workdir)
+        self.durations.start(trial)
         self.running[trial.config_id] = evaluation_id
         self.emit("submit", {"trial": trial, "running": len(self.running)})
 
@@ -328,6 +352,7 @@ class _Loop:
         worker = self.backend.worker_of(trial.config_id)
         self.store.record_tell(evaluation_id, result, worker=worker)  # persist first ...
         self.optimizer.tell(trial, result)  # ... then tell: a kill in between loses nothing
+        self.durations.finish(trial, result)
         if self.stopping is not None:
             self.stopping.observe(trial, result)
         self.snapshots.count()

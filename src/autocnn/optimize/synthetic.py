@@ -221,16 +221,22 @@ def simulate_parallel(
     max_evaluations: int | None = None,
     overhead: float = 0.0,
     stop_when: Callable[[SimulatedEvaluation], bool] | None = None,
+    fixed_seconds: float = 0.0,
+    finish_by: float | None = None,
 ) -> list[SimulatedEvaluation]:
     """``workers`` parallel workers on a virtual clock: an evaluation of ``c`` budget units takes
-    ``c * seconds_per_budget`` virtual seconds, and results arrive in the order they finish.
+    ``fixed_seconds + c * seconds_per_budget`` virtual seconds (its start and validation pass,
+    and its training), and results arrive in the order they finish.
 
     The runner's main loop is modelled as one server: every ask and every tell advances the clock
     by ``overhead`` seconds, so a slow optimizer leaves workers idle as it would for real. No new
     evaluation starts after ``max_time``, ``max_evaluations`` asks or once ``stop_when`` returned
-    True for a finished evaluation; running ones finish and are told. Fully
-    deterministic (no sleeping, no wall clock), so parallel speed-ups can be measured over many
-    seeds in seconds; ``benchmarks/simulate.py`` checks the model against real worker processes.
+    True for a finished evaluation; running ones finish and are told. ``finish_by`` is a hard
+    time limit as the runner keeps it (:mod:`autocnn.optimize.durations`, with exact
+    durations): an evaluation that would end after it is not started, and no other starts after
+    it. Fully deterministic (no sleeping, no wall clock), so parallel speed-ups can be measured
+    over many seeds in seconds; ``benchmarks/simulate.py`` checks the model against real
+    worker processes.
 
     Example:
         >>> from autocnn.optimize.bohb import BOHB
@@ -260,9 +266,12 @@ def simulate_parallel(
             clock += overhead
             if trial is None:
                 break
+            end = clock + fixed_seconds + objective.cost(trial) * seconds_per_budget
+            if finish_by is not None and end > finish_by:
+                stopped = True  # it stays asked and never runs, as in the runner
+                break
             n_asked += 1
             worker = heapq.heappop(free)
-            end = clock + objective.cost(trial) * seconds_per_budget
             heapq.heappush(running, (end, n_asked, worker, trial, clock))
         if not running:
             return history
