@@ -52,7 +52,7 @@ def _run(tmp_path, monkeypatch, *, time_limit, hard, resume=False, clock=None, e
 def test_an_evaluation_that_cannot_finish_is_not_started(tmp_path, monkeypatch):
     events: list = []
     summary, clock = _run(tmp_path, monkeypatch, time_limit=130.0, hard=True, events=events)
-    # at 80 s the budget-9 evaluation (3 -> 9: expected 20 s * 6 / 2 = 60 s) had 50 s left
+    # at 80 s the budget-9 evaluation (expected: budget 3's 20 s, times 9 / 3) had 50 s left
     assert summary.stopped == "time_limit" and summary.seconds == clock.now == 80.0
     assert summary.n_evaluations == 6
     with Store.open(tmp_path, readonly=True) as runs:
@@ -90,4 +90,4 @@ def test_estimates_skip_results_that_ended_early():
     assert durations.expected(Trial(2, {}, 9.0)) is None  # nothing trained its budget
     durations.observe(Trial(3, {}, 3.0), ok, seconds=30.0)
     assert durations.expected(Trial(2, {}, 9.0)) == 90.0
-    assert durations.expected(Trial(2, {}, 1.0)) == 10.0  # only longer spans: scaled down
+    assert durations.expected(Trial(2, {}, 1.0)) == 10.0  # only larger budgets: scaled down

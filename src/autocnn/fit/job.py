@@ -213,7 +213,8 @@ def _search(
         summary = optimize(out=run.path, settings=settings, execution=execution,
                            on_event=on_event)  # fmt: skip
     unused = execution.time_limit - summary.seconds
-    if summary.stopped == "time_limit" and unused >= 1:  # the runner starts only what can end
+    early = summary.stopped == "time_limit" and unused >= 1  # the runner starts what can end
+    if early:
         log(f"the search ends {unused:.0f} s early (no evaluation left could finish in time): "
             "the final training gets them")  # fmt: skip
     with Store.open(run.db, readonly=True) as store:
@@ -228,6 +229,8 @@ def _search(
         configs = {r.config_id: store.config(r.config_id) for r in (best, kept) if r is not None}
         totals = store.summary()
     stage = {"evaluations": totals.n_done, "counts": totals.counts, "seconds": summary.seconds}
+    if early:
+        stage["unused_seconds"] = unused  # given to the final training
     if kept is None:  # too little time for even one evaluation: the known-good default
         return {**stage, "incumbent": _default_choice(state), "elapsed": clock.elapsed()}
     if kept is not best:

@@ -30,6 +30,10 @@ def fit_preface(state: dict[str, Any]) -> Section:
         ...               "epochs_trained": 262.0, "elapsed": 290.0}}}
         >>> [row[0] for row in fit_preface(state).items[0].rows][:3]
         ['dataset', 'budget', 'search']
+        >>> state["stages"]["search"].update(evaluations=18, counts={"ok": 18}, seconds=524.0,
+        ...                                  unused_seconds=182.0)
+        >>> fit_preface(state).items[0].rows[2][1][:60]
+        '18 evaluations (18 ok) in 8:44; it ended 3:02 early, when no'
     """
     stages = state["stages"]
     search, final = stages["search"], stages.get("final", {})
@@ -47,6 +51,10 @@ def fit_preface(state: dict[str, Any]) -> Section:
         )
         rows.append(["search", f"{search['evaluations']} evaluations ({counts}) in "
                                f"{format_clock(search['seconds'])}"])  # fmt: skip
+        if search.get("unused_seconds"):
+            rows[-1][1] += (f"; it ended {format_clock(search['unused_seconds'])} early, when no "
+                            "evaluation left could finish in time, and gave that time to the "
+                            "final training")  # fmt: skip
     else:
         rows.append(["search", "none: the default got the whole budget"])
     rows.append(["trained", _what_trained(search)])

@@ -316,7 +316,7 @@ class _Loop:
             return True
         if not self.out_of_time:
             self.emit("note", {"message": (
-                f"the next evaluation (config {trial.config_id}, budget {trial.budget:g}) takes "
+                f"the next evaluation (config {trial.config_id}, budget {trial.budget:.4g}) takes "
                 f"~{expected:.0f} s and {max(0.0, self.time_left()):.0f} s are left: it is not "
                 "started, and the run ends when the running ones finish"
             )})  # fmt: skip
