@@ -183,6 +183,7 @@ def _cpus(state: dict) -> int:
 def _search(
     folder: FitFolder, state: dict, plan: FitPlan, clock: BudgetClock, on_event, log: Log
 ) -> dict:
+    from autocnn.fit.duel import settle
     from autocnn.optimize.incumbent import choose, flat_at_the_top, keep_reference_unless_beaten
     from autocnn.optimize.run import optimize
     from autocnn.optimize.store import Store
@@ -226,16 +227,22 @@ def _search(
         # two nets of the kept config when the plan has time for two and the search's best
         # validation error was flat between its two largest budgets (halving costs little)
         flat = flat_at_the_top(rows, n_val=plan.n_val)
-        configs = {r.config_id: store.config(r.config_id) for r in (best, kept) if r is not None}
+        chosen = {0} | {r.config_id for r in (best, kept) if r is not None}  # 0: the default
+        configs = {c: store.config(c) for c in chosen}
         totals = store.summary()
     stage = {"evaluations": totals.n_done, "counts": totals.counts, "seconds": summary.seconds}
     if early:
         stage["unused_seconds"] = unused  # given to the final training
     if kept is None:  # too little time for even one evaluation: the known-good default
         return {**stage, "incumbent": _default_choice(state), "elapsed": clock.elapsed()}
-    if kept is not best:
+    left = plan.total_seconds - plan.reserve_seconds - clock.elapsed()
+    kept, duel = settle(run, rows, kept, configs, plan=plan, seconds_left=left, log=log)
+    if duel is not None:
+        stage["duel"] = duel
+    if kept.config_id != best.config_id:
         stage["not_beaten"] = {"config_id": best.config_id, "budget": best.budget,
                                "val_loss": best.loss}  # fmt: skip
+    if kept.config_id != best.config_id and duel is None:
         log(f"the search's best (config {best.config_id}, validation error {best.loss:.4f} at "
             f"{best.budget:.0f} s) does not beat the default by more than the noise of "
             f"{plan.n_val} validation images at their largest common budget: the final training "

@@ -93,13 +93,26 @@ def _what_trained(search: dict[str, Any]) -> str:
             what += (
                 f", kept over the search's best, config {beaten['config_id']} (validation error "
                 f"{beaten['val_loss']:.4f} at {beaten['budget']:.0f} s), which did not beat it "
-                "by more than the validation noise"
+                "by more than the validation noise" + _duel(search.get("duel"))
             )
         return what
     return (
         f"config {incumbent['config_id']}, the search's incumbent (validation error "
         f"{incumbent['val_loss']:.4f} at {incumbent['budget']:.0f} s), which beat the default"
+        + _duel(search.get("duel"))
     )
+
+
+def _duel(record: dict[str, Any] | None) -> str:
+    """A duel's scores (both trained again at the challenger's budget, autocnn.fit.duel)."""
+    if not record or not record.get("losses"):
+        return ""
+    scores = ", ".join(
+        f"{'the default' if c == '0' else f'config {c}'} "
+        + ("failed" if loss is None else f"{loss:.4f}")
+        for c, loss in record["losses"].items()
+    )
+    return f" in a duel: both trained again for {record['budget']:.0f} s ({scores})"
 
 
 def _by_count(item: tuple[str, int]) -> tuple[int, str]:
