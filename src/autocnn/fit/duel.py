@@ -145,16 +145,25 @@ def settle(
     if verdict is None:
         log("the duel gave no verdict (failed or overran): the search's choice stands")
         return kept, {"verdict": None}
-    scores = ", ".join(
-        f"{'the default' if c == REFERENCE_ID else f'config {c}'} "
-        + ("failed" if loss is None else f"{loss:.4f}")
-        for c, loss in verdict.losses.items()
-    )
+    scores = describe_scores(verdict.losses)
     winner = "the default stays" if verdict.winner == REFERENCE_ID else f"config {kept.config_id}"
     log(f"duel at {verdict.budget:.0f} s (validation error): {scores}: {winner}")
     if verdict.winner == REFERENCE_ID:
         kept = Scored(REFERENCE_ID, verdict.budget, verdict.losses[REFERENCE_ID])
     return kept, verdict.to_dict()
+
+
+def describe_scores(losses: dict[Any, float | None]) -> str:
+    """A duel's scores as a user reads them (keys: config ids, or their text from fit.json).
+
+    >>> describe_scores({"2": 0.0182, "0": None})
+    'config 2 0.0182, the default failed'
+    """
+    return ", ".join(
+        f"{'the default' if int(c) == REFERENCE_ID else f'config {c}'} "
+        + ("failed" if loss is None else f"{loss:.4f}")
+        for c, loss in losses.items()
+    )
 
 
 def local_workers(threads: int) -> int:

@@ -289,7 +289,14 @@ def configs_at_the_top(
     from ConfigSpace import ConfigurationSpace, Float
 
     from autocnn.optimize.bohb import BOHB
-    from autocnn.optimize.synthetic import simulate_parallel
+    from autocnn.optimize.synthetic import SyntheticObjective, simulate_parallel
+    from autocnn.optimize.trial import Result
+
+    class Flat:  # every evaluation costs its budget and scores the same
+        cost = staticmethod(SyntheticObjective.cost)
+
+        def result(self, trial):
+            return Result("ok", loss=0.5)
 
     space = ConfigurationSpace(seed=0)
     space.add(Float("x", (0.0, 1.0)))
@@ -297,21 +304,10 @@ def configs_at_the_top(
                      eta=ETA, seed=0)  # fmt: skip
     slow = SIMULATED_SLOWDOWN
     history = simulate_parallel(
-        optimizer, _Flat(), workers, seconds_per_budget=slow,
+        optimizer, Flat(), workers, seconds_per_budget=slow,
         fixed_seconds=fixed_seconds * slow, finish_by=search_seconds,
     )  # fmt: skip
     return sum(1 for e in history if e.trial.budget >= max_budget)
-
-
-class _Flat:
-    """An objective for :func:`configs_at_the_top`: its evaluations cost their budget."""
-
-    cost = staticmethod(lambda trial: float(trial.budget) - float(trial.previous_budget or 0.0))
-
-    def result(self, trial):
-        from autocnn.optimize.trial import Result
-
-        return Result("ok", loss=0.5)
 
 
 def search_share(total_seconds: float) -> float:

@@ -107,11 +107,9 @@ def _duel(record: dict[str, Any] | None) -> str:
     """A duel's scores (both trained again at the challenger's budget, autocnn.fit.duel)."""
     if not record or not record.get("losses"):
         return ""
-    scores = ", ".join(
-        f"{'the default' if c == '0' else f'config {c}'} "
-        + ("failed" if loss is None else f"{loss:.4f}")
-        for c, loss in record["losses"].items()
-    )
+    from autocnn.fit.duel import describe_scores
+
+    scores = describe_scores(record["losses"])
     return f" in a duel: both trained again for {record['budget']:.0f} s ({scores})"
 
 
