@@ -61,10 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(
             f"{source}: the fit kept config {search['incumbent']['config_id']}, not the default"
         )
-    shutil.copytree(source, out, ignore=shutil.ignore_patterns(*FINAL_STAGE))
     search = {**search, "nets": args.nets}
-    if args.keep is not None:
-        search = _keeping(search, out, args.keep)
+    if args.keep is not None:  # read from the source: a bad N exits before anything is copied
+        search = _keeping(search, source, args.keep)
+    shutil.copytree(source, out, ignore=shutil.ignore_patterns(*FINAL_STAGE))
     state["stages"] = {"search": search}
     for key in ("summary", "done", "baseline"):
         state.pop(key, None)
