@@ -80,18 +80,27 @@ def main(argv: list[str] | None = None) -> int:
         )
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     columns = ("seed", "fit test acc.", "budget used", "search evals", "trained config",
-               "final epochs", "baseline test acc.", "baseline epochs")  # fmt: skip
+               "final epochs", "baseline test acc.", "baseline epochs",
+               "images right only with the fit / the baseline (McNemar p)")  # fmt: skip
     lines = [header, "", "| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
     for r in rows:
         lines.append(
             f"| {r['seed']} | {100 * r['test_accuracy']:.2f} % | {100 * r['budget_used']:.1f} % "
             f"| {r['search_evaluations']} | {_trained(r)} | {r['final_epochs']:.1f} | "
             f"{100 * r.get('baseline_test_accuracy', float('nan')):.2f} % | "
-            f"{r.get('baseline_epochs', float('nan')):.1f} |"
+            f"{r.get('baseline_epochs', float('nan')):.1f} | {_paired(r)} |"
         )
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
+
+
+def _paired(row: dict) -> str:
+    """The fit against its baseline image by image (autocnn.final.paired), or "-"."""
+    paired = row.get("vs_baseline")
+    if not paired:
+        return "-"
+    return f"{paired['only_first']} / {paired['only_second']} (p = {paired['p_value']:.2f})"
 
 
 def _trained(row: dict) -> str:

@@ -15,7 +15,8 @@ import autocnn.space
 
 PACKAGES = [autocnn.space, autocnn.optimize]
 MODULES = ["autocnn.fit.plan", "autocnn.fit.budget", "autocnn.train.precision",
-           "autocnn.data.folders", "autocnn.fit.report_page"]  # fmt: skip
+           "autocnn.train.device", "autocnn.data.folders", "autocnn.fit.report_page",
+           "autocnn.final.paired"]  # fmt: skip
 
 
 def module_names() -> list[str]:

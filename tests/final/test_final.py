@@ -14,7 +14,7 @@ from autocnn import api, data
 from autocnn.cli import main
 from autocnn.errors import AutocnnError, ConfigError, DataError, RunError
 from autocnn.final.command import add_commands
-from autocnn.final.evaluation import evaluate
+from autocnn.final.evaluation import PREDICTIONS_FILE, evaluate, saved_predictions
 from autocnn.final.predict import predict
 from autocnn.train import Normalization, evaluate_model, load_model, train
 
@@ -92,6 +92,13 @@ def test_evaluate_tests_the_seeds_models_as_one_ensemble(tiny_pair, tmp_path, ca
     assert ensemble["test_acc"] == pytest.approx(float((expected == test.y).float().mean()))
     saved = json.loads((tmp_path / "f" / "metrics.json").read_text())
     assert saved["summary"]["ensemble"]["test_acc"] == ensemble["test_acc"]
+    # every model's test labels are kept, and the ensemble's: the model the summary tests
+    kept = np.load(tmp_path / "f" / PREDICTIONS_FILE, allow_pickle=False)
+    assert np.array_equal(kept["y"], test.y.numpy()) and list(kept["seeds"]) == [0, 1, 2]
+    assert [np.mean(row == kept["y"]) for row in kept["labels"]] == pytest.approx(
+        [row["test_acc"] for row in result.per_seed])  # fmt: skip
+    y, tested = saved_predictions(tmp_path / "f")
+    assert np.array_equal(tested, kept["ensemble"]) and np.array_equal(tested, expected.numpy())
     np.savez(tmp_path / "images.npz", x=test.x[:, 0].numpy())
     labels = predict(tmp_path / "f", tmp_path / "images.npz", out=tmp_path / "e.npz", ensemble=True)
     assert np.array_equal(labels, expected.numpy())
@@ -107,6 +114,8 @@ def test_evaluate_tests_the_seeds_models_as_one_ensemble(tiny_pair, tmp_path, ca
     # one seed: no ensemble to report, and --ensemble needs an evaluate folder
     single = evaluate(config="default", dataset=source, out=tmp_path / "one", seeds=1, epochs=1)
     assert "ensemble" not in single.summary
+    y, tested = saved_predictions(tmp_path / "one")  # one model: its own labels
+    assert np.mean(tested == y) == pytest.approx(single.per_seed[0]["test_acc"])
     with pytest.raises(ConfigError, match="--ensemble needs"):
         predict(tmp_path / "one" / single.model, tmp_path / "images.npz",
                 out=tmp_path / "x.npz", ensemble=True)  # fmt: skip

@@ -12,9 +12,20 @@ from autocnn import api, data
 from autocnn.cli import main
 from autocnn.errors import AutocnnError, RunError
 from autocnn.fit.folder import FitFolder
+from autocnn.fit.report_page import versus_baseline
 from autocnn.optimize.store import Store
 
 BUDGET = 60.0  # seconds: small, yet leaves a loaded machine time to probe, search and train
+FINAL_LEFT = 22.0  # seconds a resumed fit is left (its clock moved on): a short final training
+
+
+def _spend_all_but(folder: FitFolder, seconds: float) -> float:
+    """Set a stopped fit's clock as if it had run until ``seconds`` of its budget were left:
+    what a resume is given comes from this clock, so the resumed final trainings of these tests
+    take ~22 s instead of ~40 s."""
+    spent = BUDGET - seconds
+    folder.clock_file.write_text(json.dumps({"spent": spent}))
+    return spent
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +81,7 @@ def test_fit_delivers_a_tested_model_a_report_and_a_summary(finished, tmp_path):
 
 
 def test_a_final_ensemble_trains_two_nets_tests_their_average_and_exports_it_as_one(
-    finished, tmp_path, capsys
+    finished, tmp_path, capsys, benchmark_script
 ):
     """The finished fit's final stage again, as the search stage asks when its curve is flat."""
     out, state, _ = finished
@@ -82,7 +93,7 @@ def test_a_final_ensemble_trains_two_nets_tests_their_average_and_exports_it_as_
     again = {**state, "stages": {"search": {**search, "nets": 2}}}
     del again["summary"], again["done"]
     folder.write(again)
-    (copy / "clock.json").write_text(json.dumps({"spent": search["elapsed"]}))
+    _spend_all_but(folder, FINAL_LEFT)
     # --baseline too: after the fit, the default alone for the same budget, tested the same way
     resumed = api.fit(out=copy, resume=True, baseline=True, log=lambda line: None)
 
@@ -93,6 +104,18 @@ def test_a_final_ensemble_trains_two_nets_tests_their_average_and_exports_it_as_
     page = _text(folder.report / "report.html")  # rewritten with the baseline beside the fit
     row = f"baseline: the default alone for the same time {100 * s['baseline_test_accuracy']:.2f} %"
     assert row in page
+    # and whether they differ by more than chance, image by image (the page and the CLI say it)
+    paired = s["vs_baseline"]
+    assert paired["n"] == baseline["summary"]["n_test"]
+    assert paired["accuracy_difference"] == pytest.approx(
+        s["test_accuracy"] - s["baseline_test_accuracy"])  # fmt: skip
+    assert versus_baseline(paired) in page and 0.0 < paired["p_value"] <= 1.0
+    assert main(["fit", "--resume", str(copy), "--quiet"]) == 0
+    assert versus_baseline(paired) in capsys.readouterr().out
+    # benchmarks/fit_vs_baseline.py predicts both again and finds the same (and checks the file)
+    assert benchmark_script("fit_vs_baseline").main([str(copy), "--out", str(tmp_path / "vs")]) == 0
+    again = json.loads((tmp_path / "vs").read_text())["rows"][0]
+    assert {k: again[k] for k in paired} == paired
     assert "2 nets of" in page and "probabilities averaged" in page
     assert s["incumbent_config_id"] == kept
     assert [m["seed"] for m in s["final_members"]] == [state["seed"], state["seed"] + 1]
@@ -182,8 +205,8 @@ def test_search_never_reads_the_test_set(tiny, tmp_path, load_log):
         api.fit(tiny, time=BUDGET, out=tmp_path / "f", space="seed", log=stop_before_final)
     assert load_log and all(part == "train" for _, part in load_log)
     folder = FitFolder(tmp_path / "f")
-    spent = folder.spent()
-    assert spent > 0
+    assert 0 < folder.spent() < BUDGET - FINAL_LEFT  # stopped before the final training
+    spent = _spend_all_but(folder, FINAL_LEFT)
     with Store.open(folder.search.db, readonly=True) as store:
         evaluations = store.count()
     # resume: the search is done, only the final training runs, with the time that is left
@@ -253,7 +276,8 @@ def test_sigterm_during_the_final_training_then_resume_continues_with_the_time_l
     assert process.returncode == 143, rest
     state = json.loads((out / "fit.json").read_text())
     assert "search" in state["stages"] and "final" not in state["stages"]
-    spent = FitFolder(out).spent()
+    assert 0 < FitFolder(out).spent() < BUDGET - FINAL_LEFT  # killed early in the final training
+    spent = _spend_all_but(FitFolder(out), FINAL_LEFT)
     with Store.open(FitFolder(out).search.db, readonly=True) as store:
         evaluations = store.count()
     resumed = api.fit(out=out, resume=True, log=lambda line: None)

@@ -8,8 +8,11 @@ data, eval mode), wall time, parameter count. Each seed's model is saved in the 
 checkpoint format (state dict, config, class count, input normalisation), and everything lands
 in ``metrics.json``. With two or more seeds the models are also tested as one ensemble, their
 class probabilities averaged (``summary["ensemble"]``; ``autocnn predict FOLDER --ensemble``
-predicts with it). With ``validate=True`` a first run on the train/validation split reports a
-validation score too (for configs that have none from a search, e.g. the default config).
+predicts with it). Each model's predicted test labels (and the ensemble's) are kept in
+``test_predictions.npz``, so that two final evaluations can be compared image by image
+(:mod:`autocnn.final.paired`). With ``validate=True`` a first run on the train/validation split
+reports a validation score too (for configs that have none from a search, e.g. the default
+config).
 
 Example::
 
@@ -27,11 +30,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from autocnn import data
 from autocnn.errors import ConfigError, DataError, RunError
 
 METRICS_FILE = "metrics.json"
 MODELS_DIR = "models"
+# y: the test labels; seeds, labels (one row per tested model); ensemble: their average's labels
+PREDICTIONS_FILE = "test_predictions.npz"
 
 # fit(seed, save_to) -> TrainResult; how a final model is trained (plain or fine-tuned).
 FitFunction = Callable[[int, Path], Any]
@@ -157,6 +164,7 @@ def final_evaluation(
     test_set = data.load(dataset, "test", data_dir=data_dir)  # the one read of the test part
     per_seed = []
     test_probabilities = []  # of each trained model, for the ensemble's metrics
+    predicted: dict[str, Any] = {"y": test_set.y.numpy(), "seeds": [], "labels": []}
     for seed in seeds:
         save_to = out / MODELS_DIR / f"seed-{seed}.pt"
         started = time.perf_counter()
@@ -175,6 +183,8 @@ def final_evaluation(
             on_train = evaluate_model(result.model, train_set, normalization=norm)
             probabilities = class_probabilities(result.model, test_set.x, normalization=norm)
             test_probabilities.append(probabilities)
+            predicted["seeds"].append(seed)
+            predicted["labels"].append(probabilities.argmax(dim=1).numpy())
             on_test = metrics_from_probabilities(probabilities, test_set.y, test_set.n_classes)
             row.update(
                 train_acc=on_train.accuracy,
@@ -224,6 +234,7 @@ def final_evaluation(
             "test_per_class_acc": together.per_class_acc,
             "test_confusion": together.confusion,  # the report shows the ensemble's too
         }
+        predicted["ensemble"] = averaged.argmax(dim=1).numpy()
     final = FinalResult(
         dataset=dataset,
         config=config,
@@ -235,8 +246,21 @@ def final_evaluation(
         validation=validation,
         extra=dict(extra or {}),
     )
+    np.savez(out / PREDICTIONS_FILE, **predicted)
     write_json(out / METRICS_FILE, final.to_dict())
     return final
+
+
+def saved_predictions(out: str | Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(y, labels)``: the test labels and the predicted labels of the model a final
+    evaluation in ``out`` reports (its ensemble when it has one, else its first model); None
+    for a final evaluation made before :data:`PREDICTIONS_FILE` was written."""
+    path = Path(out) / PREDICTIONS_FILE
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as saved:
+        labels = saved["ensemble"] if "ensemble" in saved.files else saved["labels"][0]
+        return saved["y"], labels
 
 
 def evaluate(

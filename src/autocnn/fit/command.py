@@ -57,6 +57,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_fit(args: argparse.Namespace) -> int:
     from autocnn import api
+    from autocnn.fit.report_page import versus_baseline
     from autocnn.progress import RunProgress
 
     resume = args.resume is not None
@@ -103,6 +104,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
             f"test accuracy {100 * s['baseline_test_accuracy']:.2f} %, balanced accuracy "
             f"{100 * s['baseline_test_balanced_accuracy']:.2f} %"
         )
+        if s.get("vs_baseline"):
+            print(versus_baseline(s["vs_baseline"]))
     members = s.get("final_members") or []
     if members:
         nets = ", ".join(

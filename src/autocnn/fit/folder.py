@@ -8,11 +8,13 @@
       search/         the search's run folder (autocnn status / report work on it)
       final/          the final evaluation: metrics.json (test metrics), models/seed-<s>.pt
                       (one per net of the final ensemble: autocnn predict OUT IMAGES.npz
-                      averages them all, the model the summary tests)
+                      averages them all, the model the summary tests), test_predictions.npz
+                      (each net's and the ensemble's test labels)
       model.pt        the final ensemble's first net alone (a checkpoint for transfer weights)
       export/         the final model as TorchScript and ONNX (an ensemble as one model)
       report/         report.html and its figures
       baseline/       with --baseline: the space's default trained for the whole budget
+                      (tested like final/; fit.json compares the two image by image)
 
 The clock counts wall time across sessions: a fit killed and resumed keeps the time it had
 left, less at most :data:`SAVE_EVERY` seconds lost with the kill.

@@ -366,10 +366,15 @@ def _deliver(folder: FitFolder, state: dict, log: Log) -> dict:
 def _baseline(folder, state, plan: FitPlan, log) -> dict:
     """The space's default trained for the fit's whole budget (less the same reserve), as a
     user would train it without autocnn: plain cross-entropy, also on imbalanced data (the
-    fit's own default starts from the imbalance handling a search of that data starts from)."""
+    fit's own default starts from the imbalance handling a search of that data starts from).
+    ``paired``: the fit's model against it, image by image (:mod:`autocnn.final.paired`)."""
+    from autocnn.final.paired import compare_tested
+
     deadline = monotonic() + plan.total_seconds - plan.reserve_seconds
     config = space.default_config(state["space"])
-    return _train_until(config, deadline, folder.baseline, state, log, "the default (baseline)")
+    row = _train_until(config, deadline, folder.baseline, state, log, "the default (baseline)")
+    paired = compare_tested(folder.final, folder.baseline)  # None: a final from before the file
+    return {**row, "paired": None if paired is None else paired.to_dict()}
 
 
 def _summary(state: dict, seconds: float) -> dict[str, Any]:
@@ -394,4 +399,5 @@ def _summary(state: dict, seconds: float) -> dict[str, Any]:
         summary["baseline_test_accuracy"] = state["baseline"]["test_accuracy"]
         summary["baseline_test_balanced_accuracy"] = state["baseline"]["test_balanced_accuracy"]
         summary["baseline_epochs"] = state["baseline"]["epochs_trained"]
+        summary["vs_baseline"] = state["baseline"].get("paired")  # the fit first
     return summary

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from autocnn.final.paired import PairedComparison
 from autocnn.fit.plan import FitPlan, format_clock
 from autocnn.report.html import Note, Section, Table
 
@@ -74,6 +75,9 @@ def fit_preface(state: dict[str, Any]) -> Section:
                      f"{_percent(baseline['test_accuracy'])} (balanced "
                      f"{_percent(baseline['test_balanced_accuracy'])}, "
                      f"{baseline['epochs_trained']:.1f} epochs)"])  # fmt: skip
+        if baseline.get("paired"):
+            rows.append(["the fit vs the baseline, image by image",
+                         versus_baseline(baseline["paired"])])  # fmt: skip
     table = Table("The fit", ["", ""], rows, align_numbers=False)
     note = Note(
         "The sections below are the search's own: its incumbent is the search's best result, "
@@ -82,6 +86,11 @@ def fit_preface(state: dict[str, Any]) -> Section:
         "the final model's."
     )
     return Section(TITLE, [table, note])
+
+
+def versus_baseline(paired: dict[str, Any]) -> str:
+    """The fit's model against its baseline, image by image (:mod:`autocnn.final.paired`)."""
+    return PairedComparison.from_dict(paired).describe("the fit", "the baseline")
 
 
 def _what_trained(search: dict[str, Any]) -> str:

@@ -49,6 +49,7 @@ from autocnn.train.checkpoint import (
     run_identity,
     save_run,
 )
+from autocnn.train.device import resolve_device, rng_devices
 from autocnn.train.imbalance import ImbalanceTerms, balanced_order
 from autocnn.train.inputs import Normalization, prepare_batch, to_device
 from autocnn.train.metrics import EvalMetrics, evaluate_model
@@ -131,7 +132,7 @@ def train(
     settings = TrainSettings.from_config(config)
     _check_inputs(epochs, train_set)
     horizon = epochs if horizon is None else horizon
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     amp_dtype = autocast_dtype(dev, precision)
     batch_size = min(settings.batch_size, len(train_set))
     steps_per_epoch = len(train_set) // batch_size
@@ -144,7 +145,7 @@ def train(
     class_counts = train_set.class_counts()
     imbalance = ImbalanceTerms.build(settings.imbalance, class_counts, dev)
 
-    with torch.random.fork_rng(devices=_cuda_devices(dev)):
+    with torch.random.fork_rng(devices=rng_devices(dev)):
         # --- the model, its optimizer and every random state (fresh, or from a checkpoint)
         torch.manual_seed(seed)
         model = to_device(build_model(config, train_set.input_shape, train_set.n_classes), dev)
@@ -360,22 +361,6 @@ def _check_inputs(epochs: Any, train_set: Any) -> None:
         raise ConfigError(f"epochs must be a finite number >= 0, got {epochs!r}")
     if len(train_set) == 0:
         raise DataError("the training set is empty; pass a dataset with at least one image")
-
-
-def _cuda_devices(dev: torch.device) -> list[int]:
-    """The CUDA device whose RNG ``fork_rng`` must save and restore (none on the CPU)."""
-    if dev.type != "cuda":
-        return []
-    return [dev.index if dev.index is not None else torch.cuda.current_device()]
-
-
-def _resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r} requested but CUDA is not available; use 'cpu'")
-    return dev
 
 
 def _progress_bar(enabled: bool, total: int):
