@@ -3,6 +3,7 @@ the owner's pid and host; a run whose owner died (even by kill -9) resumes; stat
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import socket
@@ -15,6 +16,7 @@ import pytest
 from test_runner import MiniHyperband, QuadraticObjective
 
 from autocnn.errors import RunError
+from autocnn.optimize.folder import LOCK_NAME
 from autocnn.optimize.lock import RunLock
 from autocnn.optimize.runner import run_optimizer, summarize
 from autocnn.optimize.store import PENDING, Store
@@ -84,6 +86,22 @@ def test_the_lock_names_its_owner_and_is_free_again_after_release(tmp_path):
         assert "autocnn status" in message
     with RunLock(tmp_path):  # released: the next owner gets it
         pass
+
+
+def test_a_released_owner_is_never_named_as_the_holder(tmp_path):
+    """Between a new owner's flock and its description, a refused process must not name the
+    previous owner, alive but no longer holding the lock (two resumes beside a run just
+    finished in this process once named this process)."""
+    with RunLock(tmp_path):
+        pass
+    assert (tmp_path / LOCK_NAME).read_text() == ""  # emptied on release
+    fd = os.open(tmp_path / LOCK_NAME, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a new owner, not yet described
+        with pytest.raises(RunError, match=r"in use by another process \(it is starting\)"):
+            RunLock(tmp_path).acquire()
+    finally:
+        os.close(fd)
 
 
 def test_a_live_run_refuses_a_resume_and_a_killed_one_resumes(tmp_path, processes, wait_for):

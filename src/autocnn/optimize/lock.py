@@ -4,7 +4,9 @@ A second ``optimize`` or ``--resume`` on a run that a live process owns would re
 in-flight evaluations and later die on "evaluation N is not pending". The lock refuses it up
 front, naming the owner (pid, host, since when). ``flock`` is released by the kernel when its
 owner dies, even by ``kill -9``, so a stale lock never needs cleaning: the file's content is
-only the last owner's description. ``status`` and ``report`` read the store and never lock.
+only the owner's description (emptied on release; a killed owner's stays, and a refused
+process skips it because its pid is dead). ``status`` and ``report`` read the store and never
+lock.
 
 Example::
 
@@ -64,6 +66,9 @@ class RunLock:
         """Give the lock up (the file stays: removing it would race with a new owner)."""
         if self._fd is not None:
             fd, self._fd = self._fd, None
+            # emptied first: a process refused by the next owner, before that owner wrote its
+            # own description, would otherwise name this one, still alive, as the holder
+            os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
