@@ -7,7 +7,7 @@ ensemble) and the baseline's predict the dataset's test part again, and
 differ in their models, not in their test images) and the summed counts. Every prediction is
 checked against the test accuracy the fit recorded, and against ``test_predictions.npz`` where
 the fit's code wrote one. Reads the test part, as a final evaluation does: after the fits, never
-during a search.
+during a search. Run it from the folder the fits ran in (their ``--data-dir`` may be relative).
 
 Example::
 
