@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", action="store_true")
     parser.add_argument("--no-portfolio", action="store_true")
     parser.add_argument("--no-imbalance", action="store_true")
+    parser.add_argument("--image-size", default=None, help="fit's --image-size (default auto)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     out = Path(args.out)
@@ -53,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             command.append("--no-portfolio")
         if args.no_imbalance:
             command.append("--no-imbalance")
+        if args.image_size:
+            command += ["--image-size", args.image_size]
         started = time.monotonic()
         subprocess.run(command, check=True)
         wall = time.monotonic() - started
@@ -109,6 +112,9 @@ def _trained(row: dict) -> str:
     name = "default" if chosen in (0, None) else f"config {chosen}"
     beaten = row.get("not_beaten")
     name = f"{name} (kept over config {beaten['config_id']})" if beaten else name
+    size, own = row.get("input_size"), row.get("original_size")
+    if size and own and list(size) != list(own):  # fit scaled the images
+        name = f"{name} at {size[1]}x{size[0]} (images {own[1]}x{own[0]})"
     members = row.get("final_members") or []
     if len(members) > 1:  # an ensemble: each net's own test accuracy and epochs
         alone = ", ".join(

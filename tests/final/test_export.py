@@ -233,9 +233,9 @@ def test_corrupt_or_foreign_exports_give_clear_errors(trained, tmp_path):
         predict(broken, trained.npz, out=out)
     with pytest.raises(ConfigError, match="one model"):
         predict(trained.folder, trained.npz, out=out, ensemble=True)
-    np.savez(tmp_path / "small.npz", x=np.zeros((3, 12, 12), np.uint8))
-    with pytest.raises(DataError, match="resize"):
-        predict(trained.files["torchscript"], tmp_path / "small.npz", out=out)
+    np.savez(tmp_path / "rgb.npz", x=np.zeros((3, 12, 12, 3), np.uint8))  # a gray model
+    with pytest.raises(DataError, match="convert them to 1 channel"):
+        predict(trained.files["torchscript"], tmp_path / "rgb.npz", out=out)
     assert not out.exists()
 
 

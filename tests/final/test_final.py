@@ -129,7 +129,7 @@ def test_evaluate_tests_the_seeds_models_as_one_ensemble(tiny_pair, tmp_path, ca
     ("arrays", "match"),
     [
         ({"x": np.zeros((3, 12, 12), np.int32)}, "uint8"),
-        ({"x": np.zeros((3, 16, 16), np.uint8)}, "model takes"),
+        ({"x": np.zeros((3, 12, 12, 3), np.uint8)}, "model takes"),  # RGB for a gray model
         ({"x": np.zeros((3, 5), np.uint8)}, "shape"),
         ({"x": np.full((2, 12, 12), np.nan, np.float32)}, "NaN"),
         ({"x": np.full((2, 12, 12), 300.0)}, r"\[0, 1\] or \[0, 255\]"),

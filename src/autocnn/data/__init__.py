@@ -39,6 +39,7 @@ from autocnn.data.registry import (
     fetch,
     known_names,
 )
+from autocnn.data.resize import RESIZE_PREFIX, parse_resize_name, scaled_shape
 from autocnn.data.splits import (
     BalanceSummary,
     class_balance_summary,
@@ -63,6 +64,7 @@ __all__ = [
     "DerivedSpec",
     "HOLDOUT_FRACTION",
     "HOLDOUT_PREFIX",
+    "RESIZE_PREFIX",
     "FileStatus",
     "ImageSet",
     "OfficialFile",
@@ -75,6 +77,8 @@ __all__ = [
     "has_test_part",
     "known_names",
     "load",
+    "parse_resize_name",
+    "scaled_shape",
     "md5_file",
     "stratified_subset",
     "synthetic_imageset",

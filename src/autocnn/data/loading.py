@@ -37,6 +37,7 @@ from autocnn.data.registry import (
     ensure_file,
     get_spec,
 )
+from autocnn.data.resize import RESIZE_PREFIX, parse_resize_name, resize_images, scaled_shape
 from autocnn.errors import DataError
 
 _CACHE_SIZE = 8  # K49 train is ~180 MB; a handful of sets is plenty per worker
@@ -75,7 +76,9 @@ def load(
     of ``<prefix>-{train,test}-{imgs,labels}.npz`` holding ``arr_0``), ``"idx:DIR"`` (MNIST
     IDX files, optionally gzipped) or ``"dir:DIR"`` (image files in one folder per class, see
     :mod:`autocnn.data.folders`). ``"holdout:NAME"`` is NAME with a stratified 15 % of its
-    training images held out as its test part (for sets without one). Official files are
+    training images held out as its test part (for sets without one); ``"resize:SIDE:NAME"`` is
+    NAME with its images scaled to a longer side of SIDE pixels (:mod:`autocnn.data.resize`).
+    Official files are
     md5-checked and downloaded if missing.
 
     Example::
@@ -86,6 +89,8 @@ def load(
     """
     if part not in PARTS:
         raise DataError(f"unknown part {part!r} of dataset {name!r}; use 'train' or 'test'.")
+    if name.startswith(RESIZE_PREFIX):
+        return _load_resized(name, part, data_dir, download)
     if name.startswith(HOLDOUT_PREFIX):
         return _load_holdout(name, part, data_dir, download)
     if name.startswith("npz:"):
@@ -137,10 +142,30 @@ def _load_holdout(
     return _cached(key, build)
 
 
+def _load_resized(
+    name: str, part: str, data_dir: str | os.PathLike | None, download: bool
+) -> ImageSet:
+    """``resize:SIDE:NAME``'s part: NAME's part with every image scaled (:mod:`.resize`)."""
+    import torch
+
+    side, base = parse_resize_name(name)
+    whole = load(base, part, data_dir, download)
+    hw = scaled_shape(whole.input_shape[1:], side)
+    key = ("resize", name, part, id(whole), len(whole))
+
+    def build() -> ImageSet:
+        x = torch.from_numpy(resize_images(whole.x.numpy(), hw))
+        return dataclasses.replace(whole, x=x, name=f"{name}:{part}")
+
+    return _cached(key, build)
+
+
 def has_test_part(name: str) -> bool:
     """Whether dataset ``name`` has a test part, from its names and headers only (the test
     images are read by the final evaluation alone): False for an ``npz:`` file of ``x, y``,
     a ``dir:`` folder without ``test/``, and npz/IDX folders without test files."""
+    if name.startswith(RESIZE_PREFIX):
+        return has_test_part(parse_resize_name(name)[1])
     if name.startswith(HOLDOUT_PREFIX) or not name.startswith(("npz:", "idx:", "dir:")):
         return True  # official and derived sets have one; unknown names fail in load
     path = Path(name[4:]).expanduser()

@@ -107,7 +107,7 @@ DATASETS: dict[str, DatasetSpec] = {
     ),
 }
 KMNIST10K_TRAIN_PER_CLASS = 800
-USER_FORMATS = ("npz:PATH", "idx:DIR", "dir:DIR", "holdout:NAME")
+USER_FORMATS = ("npz:PATH", "idx:DIR", "dir:DIR", "holdout:NAME", "resize:SIDE:NAME")
 USER_FORMAT_LAYOUTS = {
     "npz:PATH": "an .npz holding x_train, y_train, x_test, y_test (or x, y: train only), or a "
     "folder (or FOLDER/PREFIX) of <prefix>-{train,test}-{imgs,labels}.npz each holding arr_0; "
@@ -119,6 +119,8 @@ USER_FORMAT_LAYOUTS = {
     "sorted order",
     "holdout:NAME": "dataset NAME with a stratified 15 % of its training images held out as its "
     "test part, for a set without one (fit does this itself)",
+    "resize:SIDE:NAME": "dataset NAME with every image scaled to a longer side of SIDE pixels, "
+    "aspect ratio kept (fit chooses a size itself for large images)",
 }
 
 

@@ -15,11 +15,12 @@ Example::
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from autocnn.errors import CheckpointError, ConfigError, DataError, RunError
+from autocnn.errors import CheckpointError, ConfigError, DataError, DataWarning, RunError
 from autocnn.final.sources import model_file  # a checkpoint, or the folder that holds one
 
 EXPORT_SUFFIXES = (".ts", ".onnx")
@@ -188,7 +189,8 @@ def read_images(
 
     An .npz's array is ``x``, ``x_test``, ``images``, ``arr_0`` or the file's only array; uint8
     in 0..255, or floats in [0, 1] (scaled by 255) or in [0, 255]; shape (N, H, W),
-    (N, H, W, C) or (N, C, H, W). A folder's images (PNG, JPEG, ..., in sub-folders too, in the
+    (N, H, W, C) or (N, C, H, W), resized to the model's input size if theirs differs, with a
+    warning. A folder's images (PNG, JPEG, ..., in sub-folders too, in the
     order of :func:`~autocnn.data.folders.images_under`) are converted to the model's channels
     and resized to its input size, with a warning; ``files`` are those images where the caller
     listed them already (so that its list and the labels cannot differ). DataError naming the
@@ -196,6 +198,7 @@ def read_images(
     """
     from autocnn.data.folders import images_under, read_as
     from autocnn.data.readers import as_images, read_npz
+    from autocnn.data.resize import resize_images
 
     path = Path(path)
     if path.is_dir():
@@ -232,10 +235,21 @@ def read_images(
     if x.ndim == 2 and tuple(x.shape) == tuple(input_shape[1:]):
         x = x[None]  # one image
     images = as_images(x, where).numpy()
+    if images.shape[1] == input_shape[0] and tuple(images.shape[2:]) != tuple(input_shape[1:]):
+        # a model trained on resize:SIDE:NAME (fit chooses that for large images): scaled the
+        # way its training images were (autocnn.data.resize), as a folder's images are
+        warnings.warn(
+            f"{where}: {len(images)} images of {images.shape[3]}x{images.shape[2]} resized to "
+            f"the model's input size {input_shape[2]}x{input_shape[1]}",
+            DataWarning,
+            stacklevel=2,
+        )
+        images = resize_images(images, tuple(input_shape[1:]))
     if tuple(images.shape[1:]) != tuple(input_shape):
         raise DataError(
             f"{where}: images of shape {tuple(images.shape[1:])} (C, H, W), but the model takes "
-            f"{tuple(input_shape)}; resize them to the training images' size"
+            f"{tuple(input_shape)}; convert them to {input_shape[0]} channel(s) "
+            f"({'grayscale' if input_shape[0] == 1 else 'RGB'})"
         )
     return images
 

@@ -46,6 +46,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="no class-imbalance handling on imbalanced data: the search fixes it to none and "
         "the default trains with plain cross-entropy (to measure what the handling brings)",
     )  # fmt: skip
+    p.add_argument(
+        "--image-size", default="auto", metavar="PIXELS",
+        help="the longer side to train on: auto (default: the images' own unless the budget "
+        "cannot train at that size; large images are scaled down) or a number of pixels",
+    )  # fmt: skip
     p.add_argument("--dry-run", action="store_true", help="measure and print the plan only")
     p.add_argument("--backend", default="local", choices=["local", "ray"], help="local or ray")
     p.add_argument("--address", default=None, help="Ray cluster address (with --backend ray)")
@@ -76,6 +81,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
             seed=args.seed,
             portfolio=not args.no_portfolio,
             imbalance=not args.no_imbalance,
+            image_size=args.image_size,
             baseline=args.baseline,
             dry_run=args.dry_run,
             resume=resume,

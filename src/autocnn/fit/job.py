@@ -5,14 +5,17 @@ and gives the rest only the time that is left (:class:`~autocnn.fit.folder.Budge
 
 1. **probe** the space's default on this machine and dataset (one worker's threads, and all
    threads), counted in the budget;
-2. **plan** (:mod:`autocnn.fit.plan`): fidelity, budgets, workers, search/final split;
+2. **plan** (:mod:`autocnn.fit.plan`): fidelity, budgets, workers, search/final split; for
+   images larger than 32 pixels first the input size (:mod:`autocnn.fit.resolution`), after
+   which the fit trains on ``resize:SIDE:NAME``;
 3. **search**: BOHB with the space's default and portfolio first, budgets in seconds of
    training, stopped hard at its share of the time;
 4. **final**: the incumbent (:mod:`autocnn.optimize.incumbent`'s rule; the default unless the
    incumbent beats it by more than validation noise) measured again with all threads, then
    trained on all training data until the budget's deadline, and tested once (the only read of
    the test set); as two nets of two seeds, half the time each, probabilities averaged, where
-   the plan has room and the search's curve is flat (:mod:`autocnn.fit.plan`);
+   the plan has room and the search's curve is flat (:mod:`autocnn.fit.plan`,
+   :mod:`autocnn.fit.final_training`);
 5. **export** (TorchScript, ONNX where installed) and **report**;
 6. with ``baseline=True``, after the budget: the space's default trained for the same total
    time, tested the same way: the bar a search has to clear.
@@ -30,18 +33,19 @@ Example::
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
-from time import monotonic
 from typing import Any
 
 from autocnn import data, space
+from autocnn.data.resize import MAX_SIDE
 from autocnn.errors import ConfigError, RunError
 from autocnn.fit.budget import parse_duration
+from autocnn.fit.final_training import baseline_stage, final_stage
 from autocnn.fit.folder import BudgetClock, FitFolder
-from autocnn.fit.plan import FitPlan, Speeds, final_epochs, make_plan
+from autocnn.fit.plan import FitPlan, Speeds, make_plan
 from autocnn.fit.probe import probe_speed
+from autocnn.fit.resolution import SizeChoice, candidate_sides, choose_size, fixed_size
 from autocnn.optimize.lock import RunLock
 from autocnn.optimize.settings import Execution, RunSettings
 from autocnn.space.imbalance import default_method, with_imbalance
@@ -62,6 +66,7 @@ def fit(
     seed: int = 0,
     portfolio: bool = True,
     imbalance: bool = True,
+    image_size: str | int = "auto",
     baseline: bool = False,
     dry_run: bool = False,
     resume: bool = False,
@@ -75,7 +80,9 @@ def fit(
     """Search and train within ``time`` (``"30m"``, ``"90s"``, ``"1.5h"`` or seconds); see the
     module docstring. Returns ``fit.json``'s content; ``dry_run`` plans and returns the plan.
     ``imbalance=False``: no class-imbalance handling on imbalanced data (the search fixes it to
-    none, as ``optimize --no-imbalance``; the default trains with plain cross-entropy)."""
+    none, as ``optimize --no-imbalance``; the default trains with plain cross-entropy).
+    ``image_size``: ``"auto"`` (chosen from measurement, :mod:`autocnn.fit.resolution`) or the
+    longer side in pixels to train on."""
     folder = FitFolder(out)
     if resume:
         state = folder.read()
@@ -92,6 +99,7 @@ def fit(
                 "fit needs a dataset and --time (e.g. autocnn fit kmnist10k --time 5m)"
             )
         total = parse_duration(time)
+        side = _image_size(image_size)
         if not data.has_test_part(dataset):  # else the final test would fail after the budget
             log(f"{dataset} has no test part: {data.HOLDOUT_FRACTION:.0%} of its training images "
                 "(stratified) are held out as one, read only by the final test "
@@ -103,16 +111,13 @@ def fit(
                   gpus_per_trial=gpus_per_trial)  # fmt: skip
         state = {"dataset": dataset, "data_dir": settings.data_dir, "space": space,
                  "seed": seed, "portfolio": portfolio, "handle_imbalance": imbalance,
+                 "image_size": side,
                  "budget_seconds": total,
                  "backend": {"backend": backend, "address": address,
                              "cpus_per_trial": cpus_per_trial, "gpus_per_trial": gpus_per_trial},
                  "stages": {}}  # fmt: skip
     clock = BudgetClock(None if dry_run else folder, folder.spent() if resume else 0.0)
-    train_set, val_set = data.train_val_split(  # the split the search will use
-        data.load(state["dataset"], "train", data_dir=state["data_dir"]),
-        RunSettings.val_fraction,
-        seed=state["seed"],
-    )
+    train_set, val_set = _split(state)  # the split the search will use
     if "imbalance" not in state:  # the default's class-imbalance handling, as a search's
         method = default_method(train_set.class_counts().tolist())
         state["imbalance"] = method if state.get("handle_imbalance", True) else "none"
@@ -121,6 +126,12 @@ def fit(
         elif method != "none":
             log("imbalanced classes, handled by nothing (no imbalance handling asked)")
     if "plan" not in state:
+        size = _input_size(state, train_set, val_set, clock, log)
+        state["input_size"] = size.to_dict()
+        if size.side is not None:  # the search, final and test all see the scaled images
+            state["given_dataset"] = state["dataset"]  # the baseline's: a user's own size
+            state["dataset"] = size.dataset(state["dataset"])
+            train_set, val_set = _split(state)
         state["plan"] = _plan(state, train_set, val_set, clock, log).to_dict()
     plan = FitPlan.from_dict(state["plan"])
     for line in plan.describe():
@@ -134,7 +145,7 @@ def fit(
             state["stages"]["search"] = _search(folder, state, plan, clock, on_event, log)
             folder.write(state)
         if "final" not in state["stages"]:
-            state["stages"]["final"] = _final(folder, state, plan, clock, log)
+            state["stages"]["final"] = final_stage(folder, state, plan, clock, log)
             folder.write(state)
         if "deliver" not in state["stages"]:
             state["stages"]["deliver"] = _deliver(folder, state, log)
@@ -145,11 +156,52 @@ def fit(
         if baseline and "baseline" not in state:  # after the budget: not on its clock
             from autocnn.fit.report_page import write_report
 
-            state["baseline"] = _baseline(folder, state, plan, log)
+            state["baseline"] = baseline_stage(folder, state, plan, log)
             state["summary"] = _summary(state, state["summary"]["seconds"])
             folder.write(state)
             write_report(folder, state)  # the baseline beside the fit's result
     return state
+
+
+def _image_size(value: str | int) -> int | None:
+    """``--image-size``: "auto" (None) or a longer side in pixels, checked before any file."""
+    if value == "auto" or value is None:
+        return None
+    text = str(value)
+    if not text.isdigit() or not 4 <= int(text) <= MAX_SIDE:
+        raise ConfigError(
+            f"--image-size must be auto or a number of pixels 4-{MAX_SIDE} (the longer side "
+            f"to train on), got {value!r}"
+        )
+    return int(text)
+
+
+def _split(state: dict) -> tuple[data.ImageSet, data.ImageSet]:
+    train = data.load(state["dataset"], "train", data_dir=state["data_dir"])
+    return data.train_val_split(train, RunSettings.val_fraction, seed=state["seed"])
+
+
+def _input_size(state: dict, train_set, val_set, clock: BudgetClock, log: Log) -> SizeChoice:
+    """The size to train on: the user's, or chosen from the default's speed measured at the
+    smallest candidate size (:mod:`autocnn.fit.resolution`; a probe of about a second)."""
+    hw = train_set.input_shape[1:]
+    if state.get("image_size") is not None:
+        choice = fixed_size(hw, state["image_size"])
+    elif len(sides := candidate_sides(hw)) == 1:
+        return fixed_size(hw, max(hw))  # nothing to choose: said nowhere
+    else:
+        small = data.load(f"resize:{sides[-1]}:{state['dataset']}", "train",
+                          data_dir=state["data_dir"])  # fmt: skip
+        probe = probe_speed(space.default_config(state["space"]), small, threads=1, steps=12)
+        cpus = _cpus(state)
+        choice = choose_size(
+            hw, n_train=len(train_set), n_val=len(val_set), total_seconds=state["budget_seconds"],
+            spent=clock.elapsed() + probe.seconds, cpus=cpus,  # + the plan's probe
+            img_per_s_at_smallest=probe.img_per_s * (PARALLEL_SLOWDOWN if cpus > 1 else 1.0),
+        )  # fmt: skip
+    (h, w), (th, tw) = choice.original, choice.hw
+    log(f"input size: {w}x{h} images, trained at {tw}x{th} ({choice.reason})")
+    return choice
 
 
 def _plan(state: dict, train_set, val_set, clock: BudgetClock, log: Log) -> FitPlan:
@@ -269,81 +321,6 @@ def _default_choice(state: dict) -> dict:
     return {"config_id": None, "budget": None, "val_loss": None, "config": config}
 
 
-def _final(folder, state, plan: FitPlan, clock: BudgetClock, log) -> dict:
-    search = state["stages"]["search"]
-    incumbent, nets = search["incumbent"], search.get("nets", 1)
-    left = plan.total_seconds - plan.reserve_seconds - clock.elapsed()
-    what = "the incumbent" if nets == 1 else f"the incumbent, {nets} nets"
-    row = _train_until(incumbent["config"], monotonic() + left, folder.final, state, log, what,
-                       nets=nets)  # fmt: skip
-    shutil.copyfile(row["model"], folder.model)
-    return {**row, "elapsed": clock.elapsed()}
-
-
-def _train_until(
-    config: dict, deadline: float, out: Path, state: dict, log: Log, what: str, nets: int = 1
-) -> dict:
-    """Train ``config`` on all training data until ``deadline`` (a monotonic time), as ``nets``
-    nets of consecutive seeds with an equal share of the time each (each share ends with that
-    net's train and test passes), and test them once (final_evaluation; several nets also as
-    one ensemble, their probabilities averaged)."""
-    import torch
-
-    from autocnn.final.evaluation import final_evaluation
-    from autocnn.train import train
-
-    full = data.load(state["dataset"], "train", data_dir=state["data_dir"])  # train + val
-    # measured right before training, with all threads: the epoch bound of each share
-    speed = probe_speed(config, full, threads=torch.get_num_threads(), steps=10).img_per_s
-    passes = 1.25 * len(full) / (3 * speed)  # the train and test passes after (~3x faster)
-    seeds = [state["seed"] + i for i in range(nets)]
-
-    def fit_net(seed: int, save_to: Path):
-        i = seeds.index(seed)
-        end = monotonic() + (deadline - monotonic()) / (nets - i) - passes
-        bound = final_epochs(end - monotonic(), len(full), speed)
-        if nets > 1:
-            log(f"net {i + 1} of {nets}: {end - monotonic():.0f} s, at most {bound:g} epochs")
-        return train(config, full, None, epochs=bound, seed=seed, save_to=save_to, deadline=end)
-
-    if out.exists():  # a partial final training of a killed session: ours to redo
-        shutil.rmtree(out)
-    left = deadline - monotonic()
-    first = final_epochs(left / nets - passes, len(full), speed)
-    share = f"at most {first:g} epochs" if nets == 1 else "an equal share for each net"
-    log(f"final training of {what}: {left - passes:.0f} s on {len(full)} images ({speed:.0f} "
-        f"img/s measured; {share})")  # fmt: skip
-    result = final_evaluation(
-        fit_net, state["dataset"], config=config, epochs=first, seeds=seeds, out=out,
-        data_dir=state["data_dir"], extra={"space": state["space"], "kind": "fit"},
-    )  # fmt: skip
-    s, rows = result.summary, result.per_seed
-    ok = [r for r in rows if r["status"] == "ok"]
-    together = s.get("ensemble")  # two or more nets trained: their averaged probabilities
-    row = {
-        "epochs": first,
-        "epochs_trained": ok[0]["epochs"],
-        "test_accuracy": together["test_acc"] if together else s["test_acc"]["mean"],
-        "test_balanced_accuracy": (
-            together["test_balanced_acc"] if together else s["test_balanced_acc"]["mean"]
-        ),
-        "train_accuracy": s["train_acc"]["mean"],
-        "n_params": sum(r["n_params"] for r in ok),
-        "seconds": s["seconds"],
-        "model": str(out / result.model),
-        "img_per_s": speed,
-    }
-    if nets > 1:
-        row["models"] = [str(out / r["model"]) for r in ok]
-        row["members"] = [
-            {"status": r["status"], "seed": r["seed"], "test_accuracy": r.get("test_acc"),
-             "test_balanced_accuracy": r.get("test_balanced_acc"), "epochs_trained": r["epochs"],
-             "n_params": r["n_params"], "img_per_s": speed}
-            for r in rows
-        ]  # fmt: skip
-    return row
-
-
 def _deliver(folder: FitFolder, state: dict, log: Log) -> dict:
     """Export the model and write the report; a failure here never loses the model."""
     from autocnn.fit.report_page import write_report
@@ -363,20 +340,6 @@ def _deliver(folder: FitFolder, state: dict, log: Log) -> dict:
     return delivered
 
 
-def _baseline(folder, state, plan: FitPlan, log) -> dict:
-    """The space's default trained for the fit's whole budget (less the same reserve), as a
-    user would train it without autocnn: plain cross-entropy, also on imbalanced data (the
-    fit's own default starts from the imbalance handling a search of that data starts from).
-    ``paired``: the fit's model against it, image by image (:mod:`autocnn.final.paired`)."""
-    from autocnn.final.paired import compare_tested
-
-    deadline = monotonic() + plan.total_seconds - plan.reserve_seconds
-    config = space.default_config(state["space"])
-    row = _train_until(config, deadline, folder.baseline, state, log, "the default (baseline)")
-    paired = compare_tested(folder.final, folder.baseline)  # None: a final from before the file
-    return {**row, "paired": None if paired is None else paired.to_dict()}
-
-
 def _summary(state: dict, seconds: float) -> dict[str, Any]:
     final, search = state["stages"]["final"], state["stages"]["search"]
     summary = {
@@ -392,6 +355,9 @@ def _summary(state: dict, seconds: float) -> dict[str, Any]:
         "test_accuracy": final["test_accuracy"],
         "test_balanced_accuracy": final["test_balanced_accuracy"],
         "n_params": final["n_params"],
+        # (height, width) trained on, and the images' own where fit scaled them
+        "input_size": state.get("input_size", {}).get("hw"),
+        "original_size": state.get("input_size", {}).get("original"),
         # the final ensemble's nets (absent: one net): config id, own test accuracy, epochs
         "final_members": final.get("members"),
     }

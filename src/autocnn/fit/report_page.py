@@ -44,6 +44,10 @@ def fit_preface(state: dict[str, Any]) -> Section:
     if used is not None:
         budget += f" ({format_clock(used)} used, {used / state['budget_seconds']:.1%})"
     rows.append(["budget", budget])
+    size = state.get("input_size")
+    if size and size["side"] is not None:  # fit scaled the images (autocnn.fit.resolution)
+        (h, w), (th, tw) = size["original"], size["hw"]
+        rows.append(["input size", f"{w}x{h} images trained at {tw}x{th}: {size['reason']}"])
     if "plan" in state:
         rows += [["plan", line] for line in FitPlan.from_dict(state["plan"]).describe()]
     if search["evaluations"]:

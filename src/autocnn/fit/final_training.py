@@ -1,0 +1,127 @@
+"""The fit's final training: a config trained on all training data until a deadline, then
+tested once; the incumbent's (``final_stage``) and the baseline's (``baseline_stage``).
+
+Several nets share the time equally, each with its own seed; their probabilities are averaged
+(:func:`autocnn.final.evaluation.final_evaluation`). The deadline, not an epoch count, ends each
+net: the trainer's schedule advances with the steps or the time, whichever is further along, so
+a net has annealed by its deadline on a machine slower than measured.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from time import monotonic
+
+from autocnn import data, space
+from autocnn.fit.folder import BudgetClock, FitFolder
+from autocnn.fit.plan import FitPlan, final_epochs
+from autocnn.fit.probe import probe_speed
+
+Log = Callable[[str], None]
+
+
+def final_stage(
+    folder: FitFolder, state: dict, plan: FitPlan, clock: BudgetClock, log: Log
+) -> dict:
+    """The search's incumbent (as the nets it chose) trained until the budget's reserve."""
+    search = state["stages"]["search"]
+    incumbent, nets = search["incumbent"], search.get("nets", 1)
+    left = plan.total_seconds - plan.reserve_seconds - clock.elapsed()
+    what = "the incumbent" if nets == 1 else f"the incumbent, {nets} nets"
+    row = train_until(incumbent["config"], monotonic() + left, folder.final, state, log, what,
+                       nets=nets)  # fmt: skip
+    shutil.copyfile(row["model"], folder.model)
+    return {**row, "elapsed": clock.elapsed()}
+
+
+def train_until(
+    config: dict,
+    deadline: float,
+    out: Path,
+    state: dict,
+    log: Log,
+    what: str,
+    nets: int = 1,
+    dataset: str | None = None,
+) -> dict:
+    """Train ``config`` on all training data until ``deadline`` (a monotonic time), as ``nets``
+    nets of consecutive seeds with an equal share of the time each (each share ends with that
+    net's train and test passes), and test them once (final_evaluation; several nets also as
+    one ensemble, their probabilities averaged). ``dataset``: the fit's (None) or another name
+    of the same images (the baseline's, at the images' own size)."""
+    import torch
+
+    dataset = dataset or state["dataset"]
+    from autocnn.final.evaluation import final_evaluation
+    from autocnn.train import train
+
+    full = data.load(dataset, "train", data_dir=state["data_dir"])  # train + val
+    # measured right before training, with all threads: the epoch bound of each share
+    speed = probe_speed(config, full, threads=torch.get_num_threads(), steps=10).img_per_s
+    passes = 1.25 * len(full) / (3 * speed)  # the train and test passes after (~3x faster)
+    seeds = [state["seed"] + i for i in range(nets)]
+
+    def fit_net(seed: int, save_to: Path):
+        i = seeds.index(seed)
+        end = monotonic() + (deadline - monotonic()) / (nets - i) - passes
+        bound = final_epochs(end - monotonic(), len(full), speed)
+        if nets > 1:
+            log(f"net {i + 1} of {nets}: {end - monotonic():.0f} s, at most {bound:g} epochs")
+        return train(config, full, None, epochs=bound, seed=seed, save_to=save_to, deadline=end)
+
+    if out.exists():  # a partial final training of a killed session: ours to redo
+        shutil.rmtree(out)
+    left = deadline - monotonic()
+    first = final_epochs(left / nets - passes, len(full), speed)
+    share = f"at most {first:g} epochs" if nets == 1 else "an equal share for each net"
+    log(f"final training of {what}: {left - passes:.0f} s on {len(full)} images ({speed:.0f} "
+        f"img/s measured; {share})")  # fmt: skip
+    result = final_evaluation(
+        fit_net, dataset, config=config, epochs=first, seeds=seeds, out=out,
+        data_dir=state["data_dir"], extra={"space": state["space"], "kind": "fit"},
+    )  # fmt: skip
+    s, rows = result.summary, result.per_seed
+    ok = [r for r in rows if r["status"] == "ok"]
+    together = s.get("ensemble")  # two or more nets trained: their averaged probabilities
+    row = {
+        "epochs": first,
+        "epochs_trained": ok[0]["epochs"],
+        "test_accuracy": together["test_acc"] if together else s["test_acc"]["mean"],
+        "test_balanced_accuracy": (
+            together["test_balanced_acc"] if together else s["test_balanced_acc"]["mean"]
+        ),
+        "train_accuracy": s["train_acc"]["mean"],
+        "n_params": sum(r["n_params"] for r in ok),
+        "seconds": s["seconds"],
+        "model": str(out / result.model),
+        "img_per_s": speed,
+    }
+    if nets > 1:
+        row["models"] = [str(out / r["model"]) for r in ok]
+        row["members"] = [
+            {"status": r["status"], "seed": r["seed"], "test_accuracy": r.get("test_acc"),
+             "test_balanced_accuracy": r.get("test_balanced_acc"), "epochs_trained": r["epochs"],
+             "n_params": r["n_params"], "img_per_s": speed}
+            for r in rows
+        ]  # fmt: skip
+    return row
+
+
+def baseline_stage(folder: FitFolder, state: dict, plan: FitPlan, log: Log) -> dict:
+    """The space's default trained for the fit's whole budget (less the same reserve), as a
+    user would train it without autocnn: plain cross-entropy, also on imbalanced data (the
+    fit's own default starts from the imbalance handling a search of that data starts from),
+    at the images' own size.
+    ``paired``: the fit's model against it, image by image (:mod:`autocnn.final.paired`)."""
+    from autocnn.final.paired import compare_tested
+
+    deadline = monotonic() + plan.total_seconds - plan.reserve_seconds
+    config = space.default_config(state["space"])
+    # at the images' own size, as a user would train without autocnn (the fit may scale them)
+    given = state.get("given_dataset", state["dataset"])
+    row = train_until(config, deadline, folder.baseline, state, log, "the default (baseline)",
+                      dataset=given)  # fmt: skip
+    paired = compare_tested(folder.final, folder.baseline)  # None: a final from before the file
+    return {**row, "paired": None if paired is None else paired.to_dict()}
