@@ -11,11 +11,15 @@ The policy, and the measurements behind it (2-core x86 box, BENCHMARKS §14):
 
 - **Candidates**: the images' own longer side, then each of :data:`CANDIDATE_SIDES` below it
   (a set of 28-pixel images has one candidate: nothing to decide). Above :data:`LARGEST_AUTO_SIDE`
-  pixels the images' own size is not a candidate: measured, the extended default trains
-  ~ADD img/s per thread at 128 x 128, so no budget of hours would train it well on a CPU.
-- **Speed at a candidate**: the speed measured at the smallest candidate (one short probe, about a
-  second) times the ratio of the pixels: convolution cost is proportional to them. Measured
-  for the extended default (BENCHMARKS §14): ADD.
+  pixels the images' own size is not a candidate: measured, the extended default trains 45
+  img/s per thread at 128 x 128 (1,576 at 28 x 28), under 240,000 images in an hour on 2 cores.
+- **Speed at a candidate**: the speed measured at the smallest candidate (one probe of about a
+  second) times (its pixels / the candidate's pixels) ** :data:`PIXEL_EXPONENT`. Convolution
+  FLOPs grow with the pixels, the time a little faster (larger activations leave the caches):
+  measured for the extended default, one thread, 32 -> 48 / 64 / 96 / 128 pixels, the speed fell
+  2.27x / 4.98x / 14.2x / 25.9x where the pixels grew 2.25x / 4x / 9x / 16x: exponents of 1.01 /
+  1.16 / 1.21 / 1.17 (BENCHMARKS §14), so 1.2, on the safe side; with 1.0 the plan would
+  over-predict the 96-pixel speed 1.6x.
 - **Enough training**: the largest candidate whose final training (the plan's final seconds at
   that speed, one thread's speed: the final's threads only add to it) trains at least
   :data:`ENOUGH_EPOCHS` epochs or :data:`ENOUGH_IMAGES` images, whichever is fewer. On
@@ -44,6 +48,7 @@ from autocnn.fit.plan import Speeds, make_plan
 
 CANDIDATE_SIDES = (128, 96, 64, 48, 32)
 LARGEST_AUTO_SIDE = CANDIDATE_SIDES[0]
+PIXEL_EXPONENT = 1.2  # speed ~ pixels ** -1.2 (module docstring)
 ENOUGH_EPOCHS = 30
 ENOUGH_IMAGES = 240_000  # 30 epochs of kmnist10k's 8,000 training images
 
@@ -111,7 +116,8 @@ def choose_size(
     predicted = []
     for side in sides:
         shape = scaled_shape(hw, side)
-        speed = img_per_s_at_smallest * (smallest[0] * smallest[1]) / (shape[0] * shape[1])
+        pixels = (smallest[0] * smallest[1]) / (shape[0] * shape[1])
+        speed = img_per_s_at_smallest * pixels**PIXEL_EXPONENT
         plan = make_plan(total_seconds, n_train=n_train, n_val=n_val,
                          speeds=Speeds(worker_img_s=speed, cpus=cpus), spent=spent)  # fmt: skip
         predicted.append((side, shape, plan.final_seconds * speed))
