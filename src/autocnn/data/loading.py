@@ -78,8 +78,7 @@ def load(
     :mod:`autocnn.data.folders`). ``"holdout:NAME"`` is NAME with a stratified 15 % of its
     training images held out as its test part (for sets without one); ``"resize:SIDE:NAME"`` is
     NAME with its images scaled to a longer side of SIDE pixels (:mod:`autocnn.data.resize`).
-    Official files are
-    md5-checked and downloaded if missing.
+    Official files are md5-checked and downloaded if missing.
 
     Example::
 
