@@ -308,7 +308,7 @@ class Crashing:
 def test_dead_workers_are_retried_then_recorded_as_crashed(cluster, tmp_path):
     import ray.cloudpickle
 
-    from autocnn.optimize.bohb import make_optimizer
+    from autocnn.optimize.methods import make_optimizer
     from autocnn.optimize.ray_backend import RayBackend
     from autocnn.optimize.runner import run_optimizer
     from autocnn.optimize.synthetic import conditional_space
@@ -409,7 +409,7 @@ def _meet(folder: str, n: int) -> int:
 def test_four_trials_at_once_keep_the_workers_busy(cluster, tmp_path):
     import ray
 
-    from autocnn.optimize.bohb import make_optimizer
+    from autocnn.optimize.methods import make_optimizer
     from autocnn.optimize.ray_backend import RayBackend
     from autocnn.optimize.runner import run_optimizer
     from autocnn.optimize.synthetic import SyntheticObjective, conditional_space

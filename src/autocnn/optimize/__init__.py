@@ -10,7 +10,8 @@ Example::
     trial = optimizer.ask()
 """
 
-from autocnn.optimize.bohb import BOHB, METHODS, make_optimizer
+from autocnn.optimize.bohb import BOHB
+from autocnn.optimize.methods import METHODS, make_optimizer
 from autocnn.optimize.trial import Result, Trial
 
 __all__ = ["BOHB", "METHODS", "Result", "Trial", "make_optimizer"]

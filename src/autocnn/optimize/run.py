@@ -19,10 +19,11 @@ from typing import Any
 
 from autocnn import space
 from autocnn.errors import ConfigError, RunError
-from autocnn.optimize.bohb import BOHB, make_optimizer
+from autocnn.optimize.bohb import BOHB
 from autocnn.optimize.evaluate import TrainingObjective
 from autocnn.optimize.export import export_hpbandster
 from autocnn.optimize.folder import RunFolder
+from autocnn.optimize.methods import make_optimizer
 from autocnn.optimize.replay import warm_start as feed_earlier_run
 from autocnn.optimize.runner import EventHook, RunSummary, run_optimizer, summarize
 from autocnn.optimize.settings import Execution, RunSettings, split_options
