@@ -44,7 +44,7 @@ from autocnn.fit.budget import parse_duration
 from autocnn.fit.final_training import baseline_stage, final_stage
 from autocnn.fit.folder import BudgetClock, FitFolder
 from autocnn.fit.plan import FitPlan, Speeds, make_plan
-from autocnn.fit.probe import probe_speed
+from autocnn.fit.probe import Probe, probe_speed
 from autocnn.fit.resolution import SizeChoice, candidate_sides, choose_size, fixed_size
 from autocnn.optimize.lock import RunLock
 from autocnn.optimize.settings import Execution, RunSettings
@@ -126,13 +126,13 @@ def fit(
         elif method != "none":
             log("imbalanced classes, handled by nothing (no imbalance handling asked)")
     if "plan" not in state:
-        size = _input_size(state, train_set, val_set, clock, log)
+        size, probe = _input_size(state, train_set, val_set, clock, log)
         state["input_size"] = size.to_dict()
         if size.side is not None:  # the search, final and test all see the scaled images
             state["given_dataset"] = state["dataset"]  # the baseline's: a user's own size
             state["dataset"] = size.dataset(state["dataset"])
             train_set, val_set = _split(state)
-        state["plan"] = _plan(state, train_set, val_set, clock, log).to_dict()
+        state["plan"] = _plan(state, train_set, val_set, clock, log, probe).to_dict()
     plan = FitPlan.from_dict(state["plan"])
     for line in plan.describe():
         log(line)
@@ -181,36 +181,45 @@ def _split(state: dict) -> tuple[data.ImageSet, data.ImageSet]:
     return data.train_val_split(train, RunSettings.val_fraction, seed=state["seed"])
 
 
-def _input_size(state: dict, train_set, val_set, clock: BudgetClock, log: Log) -> SizeChoice:
+def _input_size(
+    state: dict, train_set, val_set, clock: BudgetClock, log: Log
+) -> tuple[SizeChoice, Probe | None]:
     """The size to train on: the user's, or chosen from the default's speed measured at the
-    smallest candidate size (:mod:`autocnn.fit.resolution`; a probe of about a second)."""
+    smallest candidate size (:mod:`autocnn.fit.resolution`; a probe of about a second). The
+    probe comes back too when it measured the size chosen: the plan needs no second one."""
     hw = train_set.input_shape[1:]
+    probe = None
     if state.get("image_size") is not None:
         choice = fixed_size(hw, state["image_size"])
     elif len(sides := candidate_sides(hw)) == 1:
-        return fixed_size(hw, max(hw))  # nothing to choose: said nowhere
+        return fixed_size(hw, max(hw)), None  # nothing to choose: said nowhere
     else:
-        small = data.load(f"resize:{sides[-1]}:{state['dataset']}", "train",
+        probe_side = sides[-1]
+        small = data.load(f"resize:{probe_side}:{state['dataset']}", "train",
                           data_dir=state["data_dir"])  # fmt: skip
         probe = probe_speed(space.default_config(state["space"]), small, threads=1, steps=12)
         cpus = _cpus(state)
         choice = choose_size(
             hw, n_train=len(train_set), n_val=len(val_set), total_seconds=state["budget_seconds"],
-            spent=clock.elapsed() + probe.seconds, cpus=cpus,  # + the plan's probe
+            spent=clock.elapsed() + probe.seconds, cpus=cpus,  # + the plan's, if any
             img_per_s_at_smallest=probe.img_per_s * (PARALLEL_SLOWDOWN if cpus > 1 else 1.0),
         )  # fmt: skip
     (h, w), (th, tw) = choice.original, choice.hw
     log(f"input size: {w}x{h} images, trained at {tw}x{th} ({choice.reason})")
-    return choice
+    return choice, probe if probe is not None and choice.side == probe_side else None
 
 
-def _plan(state: dict, train_set, val_set, clock: BudgetClock, log: Log) -> FitPlan:
-    """Probe the default here with one worker's thread, then plan the rest. (All threads'
-    speed matters only for the final training, which measures its own net again.)"""
-    reference = space.default_config(state["space"])
+def _plan(
+    state: dict, train_set, val_set, clock: BudgetClock, log: Log, one: Probe | None = None
+) -> FitPlan:
+    """Probe the default here with one worker's thread (unless ``one`` measured it on these
+    images already), then plan the rest. (All threads' speed matters only for the final
+    training, which measures its own net again.)"""
     cpus = _cpus(state)
-    log(f"measuring this machine: the {state['space']} space's default on {state['dataset']} ...")
-    one = probe_speed(reference, train_set, threads=1, steps=12)
+    if one is None:
+        log(f"measuring this machine: the {state['space']} space's default on {state['dataset']}"
+            " ...")  # fmt: skip
+        one = probe_speed(space.default_config(state["space"]), train_set, threads=1, steps=12)
     log(f"measured: {one.img_per_s:,.0f} training images/s on one thread ({one.precision})")
     worker = one.img_per_s * (PARALLEL_SLOWDOWN if cpus > 1 else 1.0)
     speeds = Speeds(worker_img_s=worker, cpus=cpus)
