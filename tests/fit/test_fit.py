@@ -1,4 +1,5 @@
-"""fit end to end on a tiny dataset: plan, search, final model, export, report, resume."""
+"""fit end to end on a tiny dataset: plan, search, final model, ensemble, baseline, export,
+report; the test set read once, after the search."""
 
 from __future__ import annotations
 
@@ -7,45 +8,40 @@ import shutil
 
 import numpy as np
 import pytest
+from fit_helpers import BUDGET, FINAL_LEFT, page_text, spend_all_but
 
 from autocnn import api, data
 from autocnn.cli import main
 from autocnn.errors import AutocnnError, RunError
 from autocnn.fit.folder import FitFolder
 from autocnn.fit.report_page import versus_baseline
-from autocnn.optimize.store import Store
-
-BUDGET = 60.0  # seconds: small, yet leaves a loaded machine time to probe, search and train
-FINAL_LEFT = 22.0  # seconds a resumed fit is left (its clock moved on): a short final training
-
-
-def _spend_all_but(folder: FitFolder, seconds: float) -> float:
-    """Set a stopped fit's clock as if it had run until ``seconds`` of its budget were left:
-    what a resume is given comes from this clock, so the resumed final trainings of these tests
-    take ~22 s instead of ~40 s."""
-    spent = BUDGET - seconds
-    folder.clock_file.write_text(json.dumps({"spent": spent}))
-    return spent
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fitdata")
-    data.write_synthetic(root, "kmnist", n_classes=4, n_train=200, n_test=40, imbalance=1.0,
-                         image_size=12)  # fmt: skip
-    return f"npz:{root}"
 
 
 @pytest.fixture(scope="module")
 def finished(tiny, tmp_path_factory):
+    """A whole fit of ``BUDGET`` seconds; ``events`` holds its log lines and the dataset parts
+    it loaded (``("log", line)``, ``("load", part)``), in the order they happened."""
     out = tmp_path_factory.mktemp("fit") / "fit"
     lines: list[str] = []
-    state = api.fit(tiny, time=BUDGET, out=out, space="seed", log=lines.append)
-    return out, state, lines
+    events: list[tuple[str, str]] = []
+    real_load = data.load
+
+    def load(name, part="train", *args, **kwargs):
+        events.append(("load", part))
+        return real_load(name, part, *args, **kwargs)
+
+    def log(line: str) -> None:
+        lines.append(line)
+        events.append(("log", line))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(data, "load", load)
+        state = api.fit(tiny, time=BUDGET, out=out, space="seed", log=log)
+    return out, state, lines, events
 
 
 def test_fit_delivers_a_tested_model_a_report_and_a_summary(finished, tmp_path):
-    out, state, lines = finished
+    out, state, lines, _ = finished
     assert any(line.startswith("budget 1:00") for line in lines)  # the plan was printed
     s = state["summary"]
     assert state["done"] and s["search_evaluations"] >= 2
@@ -59,7 +55,7 @@ def test_fit_delivers_a_tested_model_a_report_and_a_summary(finished, tmp_path):
     tested = together["test_acc"] if together else metrics["summary"]["test_acc"]["mean"]
     assert tested == s["test_accuracy"]
     assert (s["final_members"] is not None) == (search.get("nets", 1) > 1) == (together is not None)
-    page = _text(out / "report" / "report.html")
+    page = page_text(out / "report" / "report.html")
     assert page.index("What this fit did") < page.index("Run overview")  # the fit's story first
     trained = "the space's default" if s["incumbent_config_id"] in (None, 0) else (
         f"config {s['incumbent_config_id']}, the search's incumbent")  # fmt: skip
@@ -84,7 +80,7 @@ def test_a_final_ensemble_trains_two_nets_tests_their_average_and_exports_it_as_
     finished, tmp_path, capsys, benchmark_script
 ):
     """The finished fit's final stage again, as the search stage asks when its curve is flat."""
-    out, state, _ = finished
+    out, state, _, _ = finished
     copy = tmp_path / "ensemble"
     shutil.copytree(out, copy)
     folder = FitFolder(copy)
@@ -92,8 +88,11 @@ def test_a_final_ensemble_trains_two_nets_tests_their_average_and_exports_it_as_
     kept = search["incumbent"]["config_id"]
     again = {**state, "stages": {"search": {**search, "nets": 2}}}
     del again["summary"], again["done"]
+    # the plan's budget cut to 25 s past its reserve, the clock set so that the final has
+    # FINAL_LEFT: the baseline (the plan's whole budget) then trains ~25 s instead of ~53
+    again["plan"] = {**state["plan"], "total_seconds": state["plan"]["reserve_seconds"] + 25.0}
     folder.write(again)
-    _spend_all_but(folder, FINAL_LEFT)
+    spend_all_but(folder, FINAL_LEFT, budget=again["plan"]["total_seconds"])
     # --baseline too: after the fit, the default alone for the same budget, tested the same way
     resumed = api.fit(out=copy, resume=True, baseline=True, log=lambda line: None)
 
@@ -101,7 +100,7 @@ def test_a_final_ensemble_trains_two_nets_tests_their_average_and_exports_it_as_
     baseline = json.loads((folder.baseline / "metrics.json").read_text())
     assert baseline["summary"]["test_acc"]["mean"] == s["baseline_test_accuracy"]
     assert "ensemble" not in baseline["summary"] and s["baseline_epochs"] > 0
-    page = _text(folder.report / "report.html")  # rewritten with the baseline beside the fit
+    page = page_text(folder.report / "report.html")  # rewritten with the baseline beside the fit
     row = f"baseline: the default alone for the same time {100 * s['baseline_test_accuracy']:.2f} %"
     assert row in page
     # and whether they differ by more than chance, image by image (the page and the CLI say it)
@@ -153,17 +152,8 @@ def test_a_final_ensemble_trains_two_nets_tests_their_average_and_exports_it_as_
     )
 
 
-def _text(html_file) -> str:
-    """The page's text, tags dropped and whitespace collapsed."""
-    import html
-    import re
-
-    text = re.sub(r"<[^>]+>", " ", html_file.read_text())
-    return re.sub(r"\s+", " ", html.unescape(text))
-
-
 def test_the_budget_holds_by_the_fits_own_clock(finished):
-    _, state, _ = finished
+    _, state, _, _ = finished
     s = state["summary"]
     # seconds come from the fit's clock (monotonic, resumable); the report's figures are the
     # least predictable part on a loaded machine, hence the slack beyond the +3 % target
@@ -178,7 +168,7 @@ def test_the_budget_holds_by_the_fits_own_clock(finished):
 def test_the_cli_names_what_the_final_trained_and_the_budget_of_its_evidence(finished, capsys):
     """The kept config's validation error comes from its largest budget, which can be a small
     rung: the closing line says which budget (resuming a finished fit only prints it again)."""
-    out, state, _ = finished
+    out, state, _, _ = finished
     before = (out / "fit.json").read_bytes()
     assert main(["fit", "--resume", str(out), "--quiet"]) == 0
     printed = capsys.readouterr().out
@@ -193,31 +183,14 @@ def test_the_cli_names_what_the_final_trained_and_the_budget_of_its_evidence(fin
     assert (out / "fit.json").read_bytes() == before  # a finished fit is left as it was
 
 
-def test_search_never_reads_the_test_set(tiny, tmp_path, load_log):
-    lines: list[str] = []
-
-    def stop_before_final(line: str) -> None:
-        lines.append(line)
-        if line.startswith("final training"):
-            raise KeyboardInterrupt  # as if killed between search and final training
-
-    with pytest.raises(KeyboardInterrupt):
-        api.fit(tiny, time=BUDGET, out=tmp_path / "f", space="seed", log=stop_before_final)
-    assert load_log and all(part == "train" for _, part in load_log)
-    folder = FitFolder(tmp_path / "f")
-    assert 0 < folder.spent() < BUDGET - FINAL_LEFT  # stopped before the final training
-    spent = _spend_all_but(folder, FINAL_LEFT)
-    with Store.open(folder.search.db, readonly=True) as store:
-        evaluations = store.count()
-    # resume: the search is done, only the final training runs, with the time that is left
-    state = api.fit(out=tmp_path / "f", resume=True, log=lines.append)
-    assert state["done"]
-    with Store.open(folder.search.db, readonly=True) as store:
-        assert store.count() == evaluations
-    assert [part for _, part in load_log].count("test") == 1
-    assert state["summary"]["seconds"] >= spent
-    final_lines = [line for line in lines if line.startswith("final training")]
-    assert len(final_lines) == 2  # planned once per session, from the time left each time
+def test_search_never_reads_the_test_set(finished):
+    """Only the final evaluation reads the test part, once, after the final training began."""
+    _, _, _, events = finished
+    final = next(i for i, (kind, text) in enumerate(events)
+                 if kind == "log" and text.startswith("final training"))  # fmt: skip
+    before = [part for kind, part in events[:final] if kind == "load"]
+    assert before and set(before) == {"train"}
+    assert [part for kind, part in events if kind == "load"].count("test") == 1
 
 
 def test_dry_run_plans_and_writes_nothing(tiny, tmp_path, capsys):
@@ -248,112 +221,8 @@ def test_bad_fit_input_is_a_clear_error_that_creates_nothing(tiny, tmp_path, cap
 
 
 def test_a_fit_folder_is_never_overwritten(finished, tiny):
-    out, _, _ = finished
+    out, _, _, _ = finished
     with pytest.raises(RunError, match="already holds a fit"):
         api.fit(tiny, time=BUDGET, out=out)
     with pytest.raises(AutocnnError, match="holds no fit"):
         api.fit(out=out / "nothing", resume=True)
-
-
-def test_sigterm_during_the_final_training_then_resume_continues_with_the_time_left(tiny, tmp_path):
-    """A real process and a real signal: the search is kept, the budget spent is remembered."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    out = tmp_path / "killed"
-    command = [sys.executable, "-m", "autocnn.cli", "fit", tiny, "--time", str(BUDGET),
-               "--space", "seed", "--quiet", "--out", str(out)]  # fmt: skip
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, env=env)  # fmt: skip
-    for line in process.stdout:  # wait until the final training has started
-        if line.startswith("final training"):
-            break
-    time.sleep(1.0)
-    process.send_signal(signal.SIGTERM)
-    rest = process.communicate(timeout=120)[0]
-    assert process.returncode == 143, rest
-    state = json.loads((out / "fit.json").read_text())
-    assert "search" in state["stages"] and "final" not in state["stages"]
-    assert 0 < FitFolder(out).spent() < BUDGET - FINAL_LEFT  # killed early in the final training
-    spent = _spend_all_but(FitFolder(out), FINAL_LEFT)
-    with Store.open(FitFolder(out).search.db, readonly=True) as store:
-        evaluations = store.count()
-    resumed = api.fit(out=out, resume=True, log=lambda line: None)
-    assert resumed["done"] and resumed["summary"]["seconds"] >= spent
-    with Store.open(FitFolder(out).search.db, readonly=True) as store:
-        assert store.count() == evaluations  # the search was not run again
-
-
-def test_a_set_without_a_test_part_is_fitted_with_a_held_out_one_at_a_fixed_size(tmp_path):
-    """A folder of 20 x 20 photos without test/, trained at 10 x 10 (``image_size``): the held-out
-    test part is scaled like the rest, and predict scales the photos the same way."""
-    from PIL import Image
-
-    from autocnn.data.resize import resize_images
-    from autocnn.final.predict import predict, read_images
-
-    rng = np.random.default_rng(0)
-    for k, name in enumerate(("maru", "sankaku")):  # two classes of 40 images, told by brightness
-        (tmp_path / "photos" / name).mkdir(parents=True)
-        for i in range(40):
-            level = (70 + 90 * k + rng.integers(0, 40, (20, 20))).astype(np.uint8)
-            Image.fromarray(level).save(tmp_path / "photos" / name / f"{i}.png")
-    lines: list[str] = []
-    state = api.fit(f"dir:{tmp_path / 'photos'}", time=45, out=tmp_path / "f", space="seed",
-                    image_size=10, log=lines.append)  # fmt: skip
-    assert state["dataset"] == f"resize:10:holdout:dir:{tmp_path / 'photos'}"
-    assert any("has no test part" in line for line in lines)
-    assert "input size: 20x20 images, trained at 10x10 (--image-size 10)" in lines
-    tested = json.loads((tmp_path / "f" / "final" / "metrics.json").read_text())
-    assert tested["summary"]["n_test"] == 12  # 15 % of each class of 40
-    assert state["summary"]["test_accuracy"] is not None
-    assert state["summary"]["input_size"] == [10, 10] and state["summary"]["original_size"] == [
-        20,
-        20,
-    ]
-    export = json.loads((tmp_path / "f" / "export" / "export.json").read_text())
-    assert export["class_names"] == ["maru", "sankaku"]
-    assert "20x20 images trained at 10x10" in _text(tmp_path / "f" / "report" / "report.html")
-    # the photos at their own size: scaled as the training images were, so the same labels
-    with pytest.warns(UserWarning, match="resized"):
-        from_folder = predict(tmp_path / "f", tmp_path / "photos", out=tmp_path / "a.npz")
-    own = read_images(tmp_path / "photos", (1, 20, 20))
-    np.savez(tmp_path / "small.npz", x=resize_images(own, (10, 10)))
-    assert np.array_equal(from_folder, predict(tmp_path / "f", tmp_path / "small.npz",
-                                               out=tmp_path / "b.npz"))  # fmt: skip
-    with pytest.warns(UserWarning, match="resized to the model's input size"):  # an npz too
-        np.savez(tmp_path / "own.npz", x=own)
-        assert np.array_equal(from_folder, predict(tmp_path / "f", tmp_path / "own.npz",
-                                                   out=tmp_path / "c.npz"))  # fmt: skip
-    # --baseline: the default at the photos' own size, as a user would train it (its budget
-    # cut to ~8 s here: what it is given comes from the stored plan)
-    stored = json.loads((tmp_path / "f" / "fit.json").read_text())
-    stored["plan"]["total_seconds"] = stored["plan"]["reserve_seconds"] + 8.0
-    (tmp_path / "f" / "fit.json").write_text(json.dumps(stored))
-    resumed = api.fit(out=tmp_path / "f", resume=True, baseline=True, log=lambda line: None)
-    baseline = json.loads((tmp_path / "f" / "baseline" / "metrics.json").read_text())
-    assert baseline["dataset"] == f"holdout:dir:{tmp_path / 'photos'}"
-    assert resumed["summary"]["vs_baseline"]["n"] == 12  # the same test images, image by image
-
-
-def test_large_images_get_an_input_size_chosen_from_measurement(tmp_path, capsys):
-    """40 x 40 images: candidates 40 and 32, chosen by the rule (a dry run: nothing written)."""
-    from autocnn.fit.resolution import enough_images
-
-    data.write_synthetic(tmp_path / "d", "kmnist", n_classes=3, n_train=120, n_test=30,
-                         imbalance=1.0, image_size=40)  # fmt: skip
-    state = api.fit(f"npz:{tmp_path / 'd'}", time="2m", out=tmp_path / "dry", dry_run=True)
-    size = state["input_size"]
-    predicted = dict(size["predicted"])  # side -> images the final training would see
-    assert set(predicted) == {40, 32} and size["enough_images"] == enough_images(96)
-    trained = size["side"] or 40
-    assert predicted[trained] >= size["enough_images"] or trained == 32
-    assert all(n < size["enough_images"] for s, n in predicted.items() if s > trained)
-    resized = f"resize:{trained}:npz:{tmp_path / 'd'}"
-    assert state["dataset"] == (resized if size["side"] else f"npz:{tmp_path / 'd'}")
-    assert f"input size: 40x40 images, trained at {trained}x{trained}" in capsys.readouterr().out
-    assert not (tmp_path / "dry").exists()
