@@ -30,7 +30,7 @@ from datetime import date
 
 import numpy as np
 
-from autocnn.optimize.bohb import make_optimizer
+from autocnn.optimize.methods import make_optimizer
 from autocnn.optimize.synthetic import SyntheticObjective, conditional_space, simulate
 
 METHODS = ("random", "hyperband", "bohb", "bohb-kde")

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from autocnn.optimize import replay as replay_module
-from autocnn.optimize.bohb import make_optimizer
+from autocnn.optimize.methods import make_optimizer
 from autocnn.optimize.replay import SnapshotWriter, replay
 from autocnn.optimize.runner import run_optimizer
 from autocnn.optimize.store import Store

@@ -60,7 +60,7 @@ from typing import Any
 import numpy as np
 
 from autocnn.optimize.backends import ProcessBackend
-from autocnn.optimize.bohb import make_optimizer
+from autocnn.optimize.methods import make_optimizer
 from autocnn.optimize.runner import run_optimizer
 from autocnn.optimize.store import Store
 from autocnn.optimize.synthetic import SyntheticObjective, simulate_parallel

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from autocnn.errors import ConfigError
-from autocnn.optimize.bohb import BOHB, make_optimizer
+from autocnn.optimize.bohb import BOHB
+from autocnn.optimize.methods import make_optimizer
 from autocnn.optimize.schedule import make_schedule
 from autocnn.optimize.synthetic import SyntheticObjective, conditional_space, simulate
 from autocnn.optimize.trial import Result, Trial

@@ -33,7 +33,7 @@ def build(kind: str, sleep: float = 0.0):
     """A fresh (optimizer, objective) pair: the stand-in, or the real BOHB on a 30-D space."""
     if kind == "mini":
         return MiniHyperband(n_iterations=2), QuadraticObjective(sleep=sleep)
-    from autocnn.optimize.bohb import make_optimizer
+    from autocnn.optimize.methods import make_optimizer
     from autocnn.optimize.synthetic import SyntheticObjective, conditional_space
 
     space = conditional_space(seed=0)
@@ -156,7 +156,7 @@ def test_resume_with_other_settings_is_refused(tmp_path):
 
 
 def test_resume_with_a_differently_built_bohb_is_refused(tmp_path):
-    from autocnn.optimize.bohb import make_optimizer
+    from autocnn.optimize.methods import make_optimizer
     from autocnn.optimize.synthetic import SyntheticObjective, conditional_space
 
     space = conditional_space(seed=0)

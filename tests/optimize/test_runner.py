@@ -337,7 +337,7 @@ def test_the_progress_line_knows_its_total_when_the_iterations_are_finite(tmp_pa
 
     from rich.console import Console
 
-    from autocnn.optimize.bohb import make_optimizer
+    from autocnn.optimize.methods import make_optimizer
     from autocnn.optimize.synthetic import SyntheticObjective, conditional_space
     from autocnn.progress import RunProgress
 
@@ -440,7 +440,7 @@ def test_export_hpbandster_layout(tmp_path):
 def test_pruning_with_bohb_keeps_what_promotions_need(tmp_path):
     from collections import Counter
 
-    from autocnn.optimize.bohb import make_optimizer
+    from autocnn.optimize.methods import make_optimizer
     from autocnn.optimize.synthetic import SyntheticObjective, conditional_space
 
     space = conditional_space(seed=0)

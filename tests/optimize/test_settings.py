@@ -9,7 +9,7 @@ import pytest
 from autocnn import api
 from autocnn.cli import build_parser, main
 from autocnn.errors import ConfigError
-from autocnn.optimize.bohb import make_optimizer
+from autocnn.optimize.methods import make_optimizer
 from autocnn.optimize.settings import Execution, RunSettings
 from autocnn.space import get_space
 from autocnn.space.portfolio import portfolio

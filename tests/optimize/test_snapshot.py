@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from autocnn.optimize import replay as replay_module
-from autocnn.optimize.bohb import METHODS, make_optimizer
+from autocnn.optimize.methods import METHODS, make_optimizer
 from autocnn.optimize.replay import SnapshotWriter, replay
 from autocnn.optimize.runner import run_optimizer
 from autocnn.optimize.snapshot import SnapshotError, decode, encode
