@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from autocnn.fit.resolution import (
@@ -86,3 +87,33 @@ def test_the_speed_benchmark_measures_each_size_beside_the_pixel_model(
     assert [r["shape"] for r in rows] == [[1, 10, 10], [1, 20, 20]]
     assert all(r["median"] > 0 for r in rows)
     assert "| 20 |" in capsys.readouterr().out
+
+
+def test_the_small_objects_set_keeps_each_image_whole_on_a_larger_canvas(
+    tmp_path, benchmark_script
+):
+    """benchmarks/small_objects.py: every image pasted unscaled, once, at a seeded place."""
+    from autocnn import data
+
+    data.write_synthetic(tmp_path / "d", "kmnist", n_classes=3, n_train=30, n_test=9,
+                         imbalance=1.0, image_size=10)  # fmt: skip
+    script = benchmark_script("small_objects")
+    argv = ["--dataset", f"npz:{tmp_path / 'd'}", "--side", "24", "--out", str(tmp_path / "o.npz")]
+    assert script.main(argv) == 0
+    objects = data.load(f"npz:{tmp_path / 'o.npz'}", "train")
+    given = data.load(f"npz:{tmp_path / 'd'}", "train")
+    assert objects.input_shape == (1, 24, 24) and objects.y.tolist() == given.y.tolist()
+    x = objects.x[:, 0].numpy()
+    for canvas, image in zip(x, given.x[:, 0].numpy(), strict=True):
+        rows, cols = np.nonzero(canvas)  # the pasted image's bright pixels, where it landed
+        inside = np.nonzero(image)
+        top, left = rows.min() - inside[0].min(), cols.min() - inside[1].min()
+        assert np.array_equal(canvas[top : top + 10, left : left + 10], image)
+        assert canvas.sum() == image.sum()  # nothing else on the canvas
+    assert script.main([*argv[:-1], str(tmp_path / "again.npz")]) == 0  # the same seed: the same
+    again, first = (np.load(tmp_path / name)["x_train"] for name in ("again.npz", "o.npz"))
+    assert np.array_equal(again, first)
+    with pytest.raises(SystemExit, match="smaller than the images"):
+        script.main(
+            ["--dataset", f"npz:{tmp_path / 'd'}", "--side", "8", "--out", str(tmp_path / "x.npz")]
+        )
