@@ -69,3 +69,16 @@ def test_no_duel_when_the_default_trained_as_long_or_there_is_no_time(run):
     kept, record = settle(run, shorter, shorter[1], {}, plan=plan, seconds_left=10,
                           log=lines.append)  # fmt: skip
     assert kept is shorter[1] and "skipped" in record and "without a duel" in lines[0]
+
+
+def test_a_slow_starting_default_trains_the_whole_duel_budget(run):
+    """The not-learning stop (a net at chance after its first epoch) is for a search's random
+    configs; a duel compares two nets at the choice's budget, and a default that is still at
+    chance after one epoch of several (it was, on small objects in large images) is scored at
+    that budget, not failed after its first epoch."""
+    slow = {**space.default_config("seed"), "learning_rate": 1e-5}  # at chance for a long time
+    configs = {REFERENCE_ID: slow, 1: space.default_config("seed")}
+    verdict = duel(run, configs, challenger=1, budget=4 * BUDGET, n_val=40, workers=2, threads=1,
+                   timeout=300)  # fmt: skip
+    assert verdict is not None and verdict.losses[REFERENCE_ID] is not None
+    assert verdict.losses[REFERENCE_ID] > 0.5  # at chance (4 classes): it lost by its score

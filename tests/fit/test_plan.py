@@ -8,7 +8,14 @@ import pytest
 
 from autocnn.errors import ConfigError
 from autocnn.fit import Speeds, make_plan, parse_duration
-from autocnn.fit.plan import AT_THE_TOP, FitPlan, configs_at_the_top, final_epochs, search_share
+from autocnn.fit.plan import (
+    AT_THE_TOP,
+    FINAL_EPOCH_MARGIN,
+    FitPlan,
+    configs_at_the_top,
+    final_epochs,
+    search_share,
+)
 
 SPEED = Speeds(worker_img_s=400.0, cpus=2)
 
@@ -114,10 +121,13 @@ def test_a_budget_too_small_to_plan_is_a_clear_error():
         make_plan(20, n_train=6400, n_val=1600, speeds=SPEED, spent=10)
 
 
-def test_final_epochs_fit_the_time_left():
+def test_final_epochs_bound_well_above_the_time_left():
+    """The bound is FINAL_EPOCH_MARGIN times what the measured speed predicts: the deadline,
+    not the bound, ends a final training unless it runs that much faster than measured."""
+    predicted = 600 * 650 / 8000  # 48.75 epochs
     epochs = final_epochs(600, n_images=8000, img_per_s=650)
-    assert epochs * 8000 / 650 <= 600 * 2 and epochs >= 90  # the deadline ends it
-    assert final_epochs(1, n_images=8000, img_per_s=650) == 0.25
+    assert FINAL_EPOCH_MARGIN >= 8 and epochs == math.floor(FINAL_EPOCH_MARGIN * predicted)
+    assert final_epochs(1, n_images=8000, img_per_s=650, margin=1) == 0.25
 
 
 @pytest.mark.parametrize(

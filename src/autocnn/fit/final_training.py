@@ -63,19 +63,23 @@ def train_until(
     passes = 1.25 * len(full) / (3 * speed)  # the train and test passes after (~3x faster)
     seeds = [state["seed"] + i for i in range(nets)]
 
+    def predicted(seconds: float) -> float:  # the epochs at the measured speed (the bound: more)
+        return seconds * speed / len(full)
+
     def fit_net(seed: int, save_to: Path):
         i = seeds.index(seed)
         end = monotonic() + (deadline - monotonic()) / (nets - i) - passes
         bound = final_epochs(end - monotonic(), len(full), speed)
         if nets > 1:
-            log(f"net {i + 1} of {nets}: {end - monotonic():.0f} s, at most {bound:g} epochs")
+            log(f"net {i + 1} of {nets}: {end - monotonic():.0f} s, "
+                f"~{predicted(end - monotonic()):.0f} epochs")  # fmt: skip
         return train(config, full, None, epochs=bound, seed=seed, save_to=save_to, deadline=end)
 
     if out.exists():  # a partial final training of a killed session: ours to redo
         shutil.rmtree(out)
     left = deadline - monotonic()
     first = final_epochs(left / nets - passes, len(full), speed)
-    share = f"at most {first:g} epochs" if nets == 1 else "an equal share for each net"
+    share = f"~{predicted(left - passes):.0f} epochs" if nets == 1 else "an equal share each"
     log(f"final training of {what}: {left - passes:.0f} s on {len(full)} images ({speed:.0f} "
         f"img/s measured; {share})")  # fmt: skip
     result = final_evaluation(

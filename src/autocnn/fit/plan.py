@@ -332,12 +332,23 @@ def final_members(final_seconds: float, max_budget: float) -> int:
     return max(1, min(MAX_MEMBERS, fits))
 
 
-def final_epochs(seconds: float, n_images: int, img_per_s: float, margin: float = 2.0) -> float:
-    """Epochs of the final training for ``seconds`` at a measured ``img_per_s``, times
-    ``margin`` (the deadline, not the epochs, ends a final training); at least a quarter epoch.
+# A final training's epoch bound, over the epochs its measured speed predicts. The deadline ends
+# a final training and its learning rate follows the time (autocnn.train.trainer); the bound
+# ends it only where it runs this much faster than the probe right before it measured. A probe
+# taken while another process still ran read 106 img/s where the machine then trained 860: with
+# a margin of 2 that fit stopped at 63 % of its budget (BENCHMARKS §14, 2026-12-02).
+FINAL_EPOCH_MARGIN = 16.0
+
+
+def final_epochs(
+    seconds: float, n_images: int, img_per_s: float, margin: float = FINAL_EPOCH_MARGIN
+) -> float:
+    """The epoch bound of a final training of ``seconds`` at a measured ``img_per_s``: the
+    epochs predicted, times ``margin`` (the deadline, not the epochs, ends a final training);
+    at least a quarter epoch.
 
     >>> final_epochs(600, n_images=8000, img_per_s=650)
-    97.0
+    780.0
     """
     epochs = margin * seconds * img_per_s / max(1, n_images)
     return float(max(0.25, math.floor(epochs) if epochs >= 2 else round(epochs, 2)))
