@@ -27,9 +27,9 @@ The policy, and the measurements behind it (2-core x86 box, BENCHMARKS §14):
   curve flattens after; on large sets fewer epochs suffice (the 64,000-image set reached 99.0 %
   with 14). If no candidate trains enough, the smallest. On a set whose detail matters
   (kmnist characters unscaled on 96 x 96 canvases, §14) the rule chose 32 px at 5 minutes
-  (95.6 %; 48 px 92.9 %, 64 px 64.6 %, one seed) and 48 px at 10 minutes (96.62 % against 95.22 %
-  at 32 px, 3 seeds); on upscaled images, where a larger size only costs, 48 px at 10 minutes
-  scored below 32 px (one seed): the bar may be low for such sets.
+  (95.65 % against 93.80 % at 48 px, 3 seeds; 64 px 64.6 %, one) and 48 px at 10 minutes
+  (96.62 % against 95.22 % at 32 px, 3 seeds); on upscaled images, where a larger size only
+  costs, 48 px at 10 minutes scored below 32 px (one seed): the bar may be low for such sets.
 
 Example:
     >>> choice = choose_size((96, 96), n_train=8000, n_val=2000, total_seconds=300,
