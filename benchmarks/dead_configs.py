@@ -5,8 +5,9 @@ Samples ``--n`` random configs of ``--space`` (fixed ``--seed``) and trains each
 of the split's 1,600 validation images, the way a search's smallest budget judges it: for the
 fewest whole epochs (at least ``--epochs``) that give ``--min-steps`` optimizer steps, with the
 learning-rate schedule's horizon at those epochs (``--fidelity annealed``: every budget a
-complete schedule) and the trainer's own stop rule on (``stop_if_not_learning``: judged after the
-first whole epoch with 50 steps). It counts the configs that diverged or are still at chance
+complete schedule) and the trainer's own stop rule on (``stop_if_not_learning``: judged after a
+whole epoch with 50 steps and a third of the schedule behind it; here that is the schedule's
+end or near it, so the count is of configs still at chance when their schedule is done). It counts the configs that diverged or are still at chance
 (``autocnn.train.trainer.not_learning``: train accuracy and validation balanced accuracy below
 14.5 % for 10 classes). One line per config shows the hyperparameters that usually decide it.
 A config costs about 50 x batch-size training images (~15 CPU-seconds on average).

@@ -182,6 +182,12 @@ def test_a_net_at_chance_after_an_epoch_stops_early_when_asked(tiny_sets, tiny_c
     assert "chance: 25.0%" in stopped.error
     # 8 steps per epoch: judged first after epoch 7, the first with >= 50 steps behind it
     assert stopped.epochs == 7.0 and len(stopped.history) == 7
+    # a third of the schedule first: 12 epochs of a 30-epoch horizon are judged at epoch 10
+    # (80 of 240 steps), never within the first 9 (one-cycle's warm-up is 0.3 of it)
+    late = train(dead, *tiny_sets, epochs=12, horizon=30, stop_if_not_learning=True)
+    assert late.status == "diverged" and late.epochs == 10.0
+    early = train(dead, *tiny_sets, epochs=9, horizon=30, stop_if_not_learning=True)
+    assert early.status == "ok" and early.epochs == 9.0
     assert train(dead, *tiny_sets, epochs=9).epochs == 9.0  # off by default
     learning = {**tiny_config, "learning_rate": 0.01}
     kept = train(learning, *tiny_sets, epochs=9, stop_if_not_learning=True)

@@ -19,8 +19,8 @@ when the choice would replace the default without the default having trained tha
 when it costs at most a quarter of the final training's time. A duel that fails for the
 machine's sake (a worker killed, out of memory) or overruns leaves the search's decision.
 
-Both train their whole budget: the search's not-learning stop (a net at chance after its first
-epoch ends there, as failed) is off. On kmnist characters pasted small into 96 x 96 images
+Both train their whole budget: the search's not-learning stop (a net at chance a third into its
+schedule ends there, as failed; at its first epoch until 2026-12-02) is off. On kmnist characters pasted small into 96 x 96 images
 (`benchmarks/small_objects.py`, 10 minutes at 32 x 32, 2026-12-02), the default was still at
 chance after its first epoch of six and the stop failed it: the duel was decided by a failure
 instead of a score (scored, the default lost those duels anyway, 0.46-0.49 against 0.11-0.19:
@@ -98,7 +98,7 @@ def duel(
     settings, _ = stored_run_settings(run)
     settings = dataclasses.replace(settings, seed=settings.seed + FRESH_SEED)
     # no not-learning stop: it spares a search dead random configs, but here it would fail a
-    # default still at chance after its first epoch of several (module docstring)
+    # default that starts slowly (module docstring)
     objective = TrainingObjective(settings, keep_checkpoints=False, stop_if_not_learning=False)
     waiting = [Trial(c, configs[c], budget) for c in (challenger, REFERENCE_ID)]
     results = {}

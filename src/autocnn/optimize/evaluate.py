@@ -73,7 +73,7 @@ class TrainingObjective:
     keep_checkpoints: bool = True
     device: str = "auto"
     precision: str = "auto"  # bf16 autocast where native (autocnn.train.precision)
-    stop_if_not_learning: bool = True  # a net at chance after an epoch costs no more epochs
+    stop_if_not_learning: bool = True  # a net at chance a third into its schedule ends there
 
     def _split_key(self) -> tuple:
         s = self.settings
