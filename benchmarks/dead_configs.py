@@ -7,9 +7,10 @@ fewest whole epochs (at least ``--epochs``) that give ``--min-steps`` optimizer 
 learning-rate schedule's horizon at those epochs (``--fidelity annealed``: every budget a
 complete schedule) and the trainer's own stop rule on (``stop_if_not_learning``: judged after a
 whole epoch with 50 steps and a third of the schedule behind it; here that is the schedule's
-end or near it, so the count is of configs still at chance when their schedule is done). It counts the configs that diverged or are still at chance
-(``autocnn.train.trainer.not_learning``: train accuracy and validation balanced accuracy below
-14.5 % for 10 classes). One line per config shows the hyperparameters that usually decide it.
+end or near it, so the count is of configs still at chance when their schedule is done). It
+counts the configs that diverged or are still at chance (``autocnn.train.trainer.not_learning``:
+train accuracy and validation balanced accuracy below 14.5 % for 10 classes). One line per
+config shows the hyperparameters that usually decide it.
 A config costs about 50 x batch-size training images (~15 CPU-seconds on average).
 
     nice python benchmarks/dead_configs.py --data-dir /work/shared/data/kmnist --n 24 --seed 0 \
