@@ -50,6 +50,8 @@ def test_fit_delivers_a_tested_model_a_report_and_a_summary(finished, tmp_path):
     search = state["stages"]["search"]
     assert s["incumbent_config_id"] == search["incumbent"]["config_id"]
     assert s["not_beaten"] is None or s["incumbent_config_id"] == 0
+    # the search's speed of what the final trains: the final's check on its own probe
+    assert search["img_per_s"][str(s["incumbent_config_id"])] > 0
     metrics = json.loads((out / "final" / "metrics.json").read_text())
     together = metrics["summary"].get("ensemble")  # when the final trained two nets
     tested = together["test_acc"] if together else metrics["summary"]["test_acc"]["mean"]

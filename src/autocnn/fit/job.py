@@ -291,7 +291,10 @@ def _search(
         chosen = {0} | {r.config_id for r in (best, kept) if r is not None}  # 0: the default
         configs = {c: store.config(c) for c in chosen}
         totals = store.summary()
-    stage = {"evaluations": totals.n_done, "counts": totals.counts, "seconds": summary.seconds}
+        # one worker's speed of each, the final's check on its own probe (elsewhere on Ray)
+        speeds = {} if ray else {str(c): _median_speed(store, c) for c in chosen}
+    stage = {"evaluations": totals.n_done, "counts": totals.counts, "seconds": summary.seconds,
+             "img_per_s": {c: v for c, v in speeds.items() if v}}  # fmt: skip
     if early:
         stage["unused_seconds"] = unused  # given to the final training
     if kept is None:  # too little time for even one evaluation: the known-good default
@@ -317,6 +320,16 @@ def _search(
         log(f"the final trains config {kept.config_id} as one net: the search's best still "
             "improved measurably with 3x the training")  # fmt: skip
     return {**stage, "incumbent": _choice(kept, configs), "elapsed": clock.elapsed()}
+
+
+def _median_speed(store, config_id: int) -> float | None:
+    """The median training images per second of a config's finished evaluations."""
+    import statistics
+
+    speeds = [e.metrics.get("images_per_second") for e in store.evaluations(status="ok",
+              config_id=config_id)]  # fmt: skip
+    speeds = [s for s in speeds if s]
+    return statistics.median(speeds) if speeds else None
 
 
 def _choice(row, configs: dict[int, dict]) -> dict:
