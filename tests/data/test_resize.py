@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from autocnn import data
+from autocnn.data.folders import image_files
 from autocnn.data.resize import resize_images, scaled_shape
 from autocnn.errors import DataError
 
@@ -76,3 +79,38 @@ def test_scaled_shape_keeps_the_aspect_ratio():
     assert scaled_shape((375, 500), 64) == (48, 64)
     assert scaled_shape((500, 375), 64) == (64, 48)
     assert scaled_shape((1, 300), 32) == (1, 32)  # never a zero side
+
+
+def test_a_folder_set_is_decoded_straight_to_the_size_with_the_pixels_of_scaling_it_after(
+    tmp_path,
+):
+    """``resize:SIDE:dir:`` never holds the full-size images (each image decoded and scaled at
+    once), yet gives the pixels of scaling the loaded set; through ``holdout:`` too."""
+    rng = np.random.default_rng(0)
+    for i in range(12):  # 200 x 300 RGB photos (2.2 MB together), 3 classes; one 250 x 250
+        folder = tmp_path / "photos" / f"class-{i % 3}"
+        folder.mkdir(parents=True, exist_ok=True)
+        shape = (250, 250, 3) if i == 11 else (200, 300, 3)
+        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(folder / f"{i}.png")
+    root = tmp_path / "photos"
+    with pytest.warns(UserWarning, match="1 of 12 images resized to 300x200"):
+        full = data.load(f"dir:{root}", "train")
+    data.clear_cache()
+    tracemalloc.start()  # numpy's arrays are traced: the peak shows what was held at once
+    try:
+        with pytest.warns(UserWarning, match="1 of 12 images not 300x200 .*scaled to 15x10"):
+            scaled = data.load(f"resize:15:dir:{root}", "train")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < full.x.numel() / 4  # the full-size set was never in memory
+    assert scaled.input_shape == (3, 10, 15) and scaled.y.tolist() == full.y.tolist()
+    files = [f for c in sorted(root.iterdir()) for f in image_files(c)]  # the load's order
+    same_size = [i for i, f in enumerate(files) if f.name != "11.png"]
+    expected = resize_images(full.x.numpy()[same_size], (10, 15))
+    assert np.array_equal(scaled.x.numpy()[same_size], expected)
+    # holdout: splits on labels only, so scaling first gives the same split, and reuses the set
+    held = data.load(f"resize:15:holdout:dir:{root}", "test")
+    assert held.name == f"resize:15:holdout:dir:{root}:test" and held.input_shape == (3, 10, 15)
+    with pytest.warns(UserWarning):
+        assert held.y.tolist() == data.load(f"holdout:dir:{root}", "test").y.tolist()

@@ -88,3 +88,37 @@ def test_large_images_get_an_input_size_chosen_from_measurement(tmp_path, capsys
     assert ("measuring this machine" in printed) == (trained != 32)
     assert printed.count("measured: ") == 1
     assert not (tmp_path / "dry").exists()
+
+
+def test_photos_larger_than_any_size_fit_chooses_are_never_decoded_at_their_own(
+    tmp_path, capsys, monkeypatch
+):
+    """200 x 160 photos in class folders: the headers give their size, and every read of the
+    folder decodes them scaled (at most to the largest candidate, 128 px): a folder of camera
+    photos would not fit in memory at its own size. A dry run: nothing written."""
+    from PIL import Image
+
+    from autocnn.data import loading
+
+    rng = np.random.default_rng(0)
+    for k, name in enumerate(("maru", "sankaku")):
+        (tmp_path / "photos" / name).mkdir(parents=True)
+        for i in range(30):
+            level = (60 + 100 * k + rng.integers(0, 40, (160, 200))).astype(np.uint8)
+            Image.fromarray(level).save(tmp_path / "photos" / name / f"{i}.png")
+    sides: list[int | None] = []  # the side of every decoding of the folder
+    real = loading.load_folder_part
+
+    def recorded(name, root, part, side=None):
+        sides.append(side)
+        return real(name, root, part, side=side)
+
+    monkeypatch.setattr(loading, "load_folder_part", recorded)
+    data.clear_cache()
+    state = api.fit(f"dir:{tmp_path / 'photos'}", time="2m", out=tmp_path / "dry", dry_run=True)
+    side = state["input_size"]["side"]
+    assert sides and None not in sides and max(sides) <= 128  # never at 200 x 160
+    assert state["input_size"]["original"] == [160, 200] and side in (128, 96, 64, 48, 32)
+    assert state["dataset"] == f"resize:{side}:holdout:dir:{tmp_path / 'photos'}"
+    assert f"input size: 200x160 images, trained at {side}x" in capsys.readouterr().out
+    assert state["plan"]["n_train"] + state["plan"]["n_val"] == 50  # 60 less 5 per class held out

@@ -25,6 +25,7 @@ from autocnn.data.loading import (
     HOLDOUT_PREFIX,
     clear_cache,
     has_test_part,
+    image_size_from_headers,
     load,
 )
 from autocnn.data.registry import (
@@ -75,6 +76,7 @@ __all__ = [
     "dataset_status",
     "fetch",
     "has_test_part",
+    "image_size_from_headers",
     "known_names",
     "load",
     "parse_resize_name",

@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from autocnn.data.imageset import ImageSet
+from autocnn.data.resize import scaled_shape
 from autocnn.errors import DataError, DataWarning
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm",
@@ -127,9 +128,11 @@ def read_image(path: Path):
         raise DataError(f"{path}: {exc}. autocnn trains on small images; resize it first.") from exc
 
 
-def load_folder_part(name: str, root: Path, part: str) -> ImageSet:
+def load_folder_part(name: str, root: Path, part: str, side: int | None = None) -> ImageSet:
     """Part ``part`` of the ``dir:`` set at ``root`` as an :class:`ImageSet` (see the module
-    docstring for the layout and the conversions)."""
+    docstring for the layout and the conversions). ``side``: each image decoded and scaled at
+    once to the set's size with that longer side (``resize:SIDE:dir:ROOT``), so memory holds
+    only the scaled images."""
     _, train_classes = class_folders(root, "train")
     names = [c.name for c in train_classes]
     folder, classes = class_folders(root, part)
@@ -156,8 +159,9 @@ def load_folder_part(name: str, root: Path, part: str) -> ImageSet:
         labels += [names.index(c.name)] * len(found)
     if not files:
         raise DataError(f"{folder}: its class folders hold no images.")
-    channels, size = _train_format(train_classes, root)
-    x = read_as(files, channels, size, folder, "the most common training size")
+    channels, size = train_format(train_classes, root)
+    target = size if side is None else scaled_shape(size[::-1], side)[::-1]  # (width, height)
+    x = read_as(files, channels, target, folder, "the most common training size", native=size)
     import torch
 
     images = torch.from_numpy(x)
@@ -166,25 +170,35 @@ def load_folder_part(name: str, root: Path, part: str) -> ImageSet:
 
 
 def read_as(
-    files: list[Path], channels: int, size: tuple[int, int], where: Path, why: str
+    files: list[Path],
+    channels: int,
+    size: tuple[int, int],
+    where: Path,
+    why: str,
+    native: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """``files`` decoded as uint8 (N, C, H, W) with ``channels`` (1: grayscale, 3: RGB) and
-    ``size`` (width, height); images of another size are resized, with one warning that says
-    how many and ``why`` this size."""
+    ``size`` (width, height); images of another size are resized, each in one step from its own
+    size (as ``autocnn predict`` scales an image), with one warning that says how many are not
+    ``native`` (default: ``size``) and ``why`` that size."""
     mode = "L" if channels == 1 else "RGB"
+    native = native or size
     x = np.empty((len(files), size[1], size[0], channels), np.uint8)
-    resized = 0
+    odd = 0
     for i, path in enumerate(files):
         image = read_image(path)
+        odd += image.size != native
         if image.mode != mode:
             image = image.convert(mode)
         if image.size != size:
-            image, resized = image.resize(size, _resample()), resized + 1
+            image = image.resize(size, _resample())
         x[i] = np.asarray(image, np.uint8).reshape(size[1], size[0], channels)
-    if resized:
+    if odd:
+        what = f"resized to {size[0]}x{size[1]} ({why})" if native == size else (
+            f"not {native[0]}x{native[1]} ({why}): each scaled to {size[0]}x{size[1]} from its "
+            "own size")  # fmt: skip
         warnings.warn(
-            f"{where}: {resized} of {len(files)} images resized to {size[0]}x{size[1]} ({why}); "
-            "resize them yourself to control how.",
+            f"{where}: {odd} of {len(files)} images {what}; resize them yourself to control how.",
             DataWarning,
             stacklevel=3,
         )
@@ -204,7 +218,7 @@ def images_under(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
-def _train_format(classes: list[Path], root: Path) -> tuple[int, tuple[int, int]]:
+def train_format(classes: list[Path], root: Path) -> tuple[int, tuple[int, int]]:
     """(channels, (width, height)) of a set, from its training images' headers: 1 channel if
     all are grayscale; the most common size."""
     from PIL import Image

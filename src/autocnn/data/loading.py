@@ -18,7 +18,7 @@ import numpy as np
 
 from autocnn.data.derived import DERIVED, DerivedSpec
 from autocnn.data.files import file_key
-from autocnn.data.folders import class_folders, folder_key, load_folder_part
+from autocnn.data.folders import class_folders, folder_key, load_folder_part, train_format
 from autocnn.data.imageset import ImageSet
 from autocnn.data.readers import (
     as_labels,
@@ -148,6 +148,17 @@ def _load_resized(
     import torch
 
     side, base = parse_resize_name(name)
+    if base.startswith("dir:"):  # decoded straight to the size: never the full-size images
+        root = Path(base[4:]).expanduser()
+        class_folders(root, part)
+        key = ("resize-dir", side, part, str(root.resolve()), folder_key(root))
+        return _cached(key, lambda: load_folder_part(name, root, part, side=side))
+    inner_base = base[len(HOLDOUT_PREFIX) :]
+    if base.startswith(HOLDOUT_PREFIX) and not inner_base.startswith(HOLDOUT_PREFIX):
+        # the holdout split reads labels only: scale first, so a dir: set is decoded scaled
+        inner = load(f"{HOLDOUT_PREFIX}{RESIZE_PREFIX}{side}:{inner_base}",
+                     part, data_dir, download)  # fmt: skip
+        return dataclasses.replace(inner, name=f"{name}:{part}")
     whole = load(base, part, data_dir, download)
     hw = scaled_shape(whole.input_shape[1:], side)
     key = ("resize", name, part, id(whole), len(whole))
@@ -157,6 +168,24 @@ def _load_resized(
         return dataclasses.replace(whole, x=x, name=f"{name}:{part}")
 
     return _cached(key, build)
+
+
+def image_size_from_headers(name: str) -> tuple[int, int] | None:
+    """(height, width) a ``dir:`` set's images load at (its most common training size, scaled
+    for ``resize:``), read from file headers alone: what ``fit`` decides the input size on
+    before it decodes a set of photos. None for other sets (their arrays are loaded anyway)."""
+    if name.startswith(RESIZE_PREFIX):
+        side, base = parse_resize_name(name)
+        own = image_size_from_headers(base)
+        return None if own is None else scaled_shape(own, side)
+    if name.startswith(HOLDOUT_PREFIX):
+        return image_size_from_headers(name[len(HOLDOUT_PREFIX) :])
+    if not name.startswith("dir:"):
+        return None
+    root = Path(name[4:]).expanduser()
+    _, classes = class_folders(root, "train")
+    width, height = train_format(classes, root)[1]
+    return height, width
 
 
 def has_test_part(name: str) -> bool:

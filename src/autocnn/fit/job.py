@@ -41,11 +41,18 @@ from autocnn import data, space
 from autocnn.data.resize import MAX_SIDE
 from autocnn.errors import ConfigError, RunError
 from autocnn.fit.budget import parse_duration
+from autocnn.fit.deliver import deliver, fit_summary
 from autocnn.fit.final_training import baseline_stage, final_stage
 from autocnn.fit.folder import BudgetClock, FitFolder
 from autocnn.fit.plan import FitPlan, Speeds, make_plan
 from autocnn.fit.probe import Probe, probe_speed
-from autocnn.fit.resolution import SizeChoice, candidate_sides, choose_size, fixed_size
+from autocnn.fit.resolution import (
+    LARGEST_AUTO_SIDE,
+    SizeChoice,
+    candidate_sides,
+    choose_size,
+    fixed_size,
+)
 from autocnn.optimize.lock import RunLock
 from autocnn.optimize.settings import Execution, RunSettings
 from autocnn.space.imbalance import default_method, with_imbalance
@@ -117,7 +124,11 @@ def fit(
                              "cpus_per_trial": cpus_per_trial, "gpus_per_trial": gpus_per_trial},
                  "stages": {}}  # fmt: skip
     clock = BudgetClock(None if dry_run else folder, folder.spent() if resume else 0.0)
-    train_set, val_set = _split(state)  # the split the search will use
+    header_hw = None if "plan" in state else data.image_size_from_headers(state["dataset"])
+    # the split the search will use (before the size is chosen, at most at the largest size
+    # the choice may give: photos are never decoded at full size)
+    scan = _scan_name(state, header_hw)
+    train_set, val_set = _split(state, scan)
     if "imbalance" not in state:  # the default's class-imbalance handling, as a search's
         method = default_method(train_set.class_counts().tolist())
         state["imbalance"] = method if state.get("handle_imbalance", True) else "none"
@@ -126,12 +137,14 @@ def fit(
         elif method != "none":
             log("imbalanced classes, handled by nothing (no imbalance handling asked)")
     if "plan" not in state:
-        size, probe = _input_size(state, train_set, val_set, clock, log)
+        size, probe = _input_size(state, train_set, val_set, clock, log, header_hw)
         state["input_size"] = size.to_dict()
         if size.side is not None:  # the search, final and test all see the scaled images
             state["given_dataset"] = state["dataset"]  # the baseline's: a user's own size
             state["dataset"] = size.dataset(state["dataset"])
-            train_set, val_set = _split(state)
+            if scan != state["dataset"]:
+                data.clear_cache()  # the images at the size read first: not needed again
+                train_set, val_set = _split(state)
         state["plan"] = _plan(state, train_set, val_set, clock, log, probe).to_dict()
     plan = FitPlan.from_dict(state["plan"])
     for line in plan.describe():
@@ -148,16 +161,16 @@ def fit(
             state["stages"]["final"] = final_stage(folder, state, plan, clock, log)
             folder.write(state)
         if "deliver" not in state["stages"]:
-            state["stages"]["deliver"] = _deliver(folder, state, log)
+            state["stages"]["deliver"] = deliver(folder, state, log)
         if not state.get("done"):
-            state["summary"] = _summary(state, clock.elapsed())
+            state["summary"] = fit_summary(state, clock.elapsed())
             state["done"] = True
             folder.write(state)
         if baseline and "baseline" not in state:  # after the budget: not on its clock
             from autocnn.fit.report_page import write_report
 
             state["baseline"] = baseline_stage(folder, state, plan, log)
-            state["summary"] = _summary(state, state["summary"]["seconds"])
+            state["summary"] = fit_summary(state, state["summary"]["seconds"])
             folder.write(state)
             write_report(folder, state)  # the baseline beside the fit's result
     return state
@@ -176,18 +189,32 @@ def _image_size(value: str | int) -> int | None:
     return int(text)
 
 
-def _split(state: dict) -> tuple[data.ImageSet, data.ImageSet]:
-    train = data.load(state["dataset"], "train", data_dir=state["data_dir"])
+def _split(state: dict, name: str | None = None) -> tuple[data.ImageSet, data.ImageSet]:
+    """(train, validation) of the fit's dataset, or of ``name``: the same images at another
+    size (the split reads labels only)."""
+    train = data.load(name or state["dataset"], "train", data_dir=state["data_dir"])
     return data.train_val_split(train, RunSettings.val_fraction, seed=state["seed"])
 
 
+def _scan_name(state: dict, header_hw: tuple[int, int] | None) -> str:
+    """The name to read a set of photos by before its size is chosen: scaled to the size fixed
+    by ``--image-size``, or to the largest the choice may give (:func:`candidate_sides`), where
+    their file headers say they are larger; else the dataset itself."""
+    if header_hw is None:
+        return state["dataset"]
+    side = state.get("image_size") or LARGEST_AUTO_SIDE
+    return f"{data.RESIZE_PREFIX}{side}:{state['dataset']}" if side < max(header_hw) else (
+        state["dataset"])  # fmt: skip
+
+
 def _input_size(
-    state: dict, train_set, val_set, clock: BudgetClock, log: Log
+    state: dict, train_set, val_set, clock: BudgetClock, log: Log, hw: tuple | None = None
 ) -> tuple[SizeChoice, Probe | None]:
     """The size to train on: the user's, or chosen from the default's speed measured at the
     smallest candidate size (:mod:`autocnn.fit.resolution`; a probe of about a second). The
-    probe comes back too when it measured the size chosen: the plan needs no second one."""
-    hw = train_set.input_shape[1:]
+    probe comes back too when it measured the size chosen: the plan needs no second one.
+    ``hw``: the images' own size where their headers told it (``train_set`` may be scaled)."""
+    hw = tuple(hw or train_set.input_shape[1:])
     probe = None
     if state.get("image_size") is not None:
         choice = fixed_size(hw, state["image_size"])
@@ -341,51 +368,3 @@ def _default_choice(state: dict) -> dict:
     """The space's default, with the imbalance handling a search of this data starts from."""
     config = with_imbalance(space.default_config(state["space"]), state.get("imbalance", "none"))
     return {"config_id": None, "budget": None, "val_loss": None, "config": config}
-
-
-def _deliver(folder: FitFolder, state: dict, log: Log) -> dict:
-    """Export the model and write the report; a failure here never loses the model."""
-    from autocnn.fit.report_page import write_report
-
-    delivered: dict[str, Any] = {"model": str(folder.model)}
-    try:
-        from autocnn.final.export import export_model
-
-        models = state["stages"]["final"].get("models") or [folder.model]  # an ensemble's all
-        # the fit owns its export folder: a session killed while exporting left a partial one
-        exported = export_model(models, folder.export, overwrite=True)
-        delivered["export"] = {k: str(v) for k, v in exported.items()}
-    except Exception as error:  # noqa: BLE001 - the .pt model is the deliverable; say why
-        log(f"export skipped: {error}")
-        delivered["export_error"] = str(error)
-    delivered["report"] = str(write_report(folder, state))
-    return delivered
-
-
-def _summary(state: dict, seconds: float) -> dict[str, Any]:
-    final, search = state["stages"]["final"], state["stages"]["search"]
-    summary = {
-        "seconds": seconds,
-        "budget_seconds": state["budget_seconds"],
-        "budget_used": seconds / state["budget_seconds"],
-        "search_evaluations": search["evaluations"],
-        "incumbent_val_loss": search["incumbent"]["val_loss"],
-        "incumbent_budget": search["incumbent"]["budget"],
-        "incumbent_config_id": search["incumbent"]["config_id"],
-        "not_beaten": search.get("not_beaten"),  # the search's best, when the default was kept
-        "final_epochs": final["epochs_trained"],
-        "test_accuracy": final["test_accuracy"],
-        "test_balanced_accuracy": final["test_balanced_accuracy"],
-        "n_params": final["n_params"],
-        # (height, width) trained on, and the images' own where fit scaled them
-        "input_size": state.get("input_size", {}).get("hw"),
-        "original_size": state.get("input_size", {}).get("original"),
-        # the final ensemble's nets (absent: one net): config id, own test accuracy, epochs
-        "final_members": final.get("members"),
-    }
-    if "baseline" in state:
-        summary["baseline_test_accuracy"] = state["baseline"]["test_accuracy"]
-        summary["baseline_test_balanced_accuracy"] = state["baseline"]["test_balanced_accuracy"]
-        summary["baseline_epochs"] = state["baseline"]["epochs_trained"]
-        summary["vs_baseline"] = state["baseline"].get("paired")  # the fit first
-    return summary
