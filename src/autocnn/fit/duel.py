@@ -20,12 +20,12 @@ when it costs at most a quarter of the final training's time. A duel that fails 
 machine's sake (a worker killed, out of memory) or overruns leaves the search's decision.
 
 Both train their whole budget: the search's not-learning stop (a net at chance a third into its
-schedule ends there, as failed; at its first epoch until 2026-12-02) is off. On kmnist
-characters pasted small into 96 x 96 images (`benchmarks/small_objects.py`, 10 minutes at
-32 x 32, 2026-12-02), the default was still at
-chance after its first epoch of six and the stop failed it: the duel was decided by a failure
-instead of a score (scored, the default lost those duels anyway, 0.46-0.49 against 0.11-0.19:
-it learns slowly, and reached 95.6 % trained 5 minutes; BENCHMARKS §14).
+schedule ends there, as failed; at its first epoch until 2026-12-02) is off. On kmnist characters
+pasted small into 96 x 96 images (`benchmarks/small_objects.py`, 10 minutes at 32 x 32,
+2026-12-02), the default was still at chance after its first epoch of six and the stop failed it:
+the duel was decided by a failure instead of a score (scored, the default lost those duels anyway,
+0.46-0.49 against 0.11-0.19: it learns slowly, and reached 95.6 % trained 5 minutes; BENCHMARKS
+§14).
 
 Example::
 
