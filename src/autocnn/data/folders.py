@@ -36,8 +36,10 @@ Example:
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -184,15 +186,21 @@ def read_as(
     mode = "L" if channels == 1 else "RGB"
     native = native or size
     x = np.empty((len(files), size[1], size[0], channels), np.uint8)
-    odd = 0
-    for i, path in enumerate(files):
-        image = read_image(path)
-        odd += image.size != native
+
+    def decode(i: int) -> bool:  # into x[i]; whether the image was not ``native``
+        image = read_image(files[i])
+        own = image.size
         if image.mode != mode:
             image = image.convert(mode)
         if image.size != size:
             image = image.resize(size, _resample())
         x[i] = np.asarray(image, np.uint8).reshape(size[1], size[0], channels)
+        return own != native
+
+    # Pillow decodes and scales without the GIL: one thread per CPU (the first error in file
+    # order is raised, as in a loop)
+    with ThreadPoolExecutor(max_workers=_cpus()) as pool:
+        odd = sum(pool.map(decode, range(len(files))))
     if odd:
         what = f"resized to {size[0]}x{size[1]} ({why})" if native == size else (
             f"not {native[0]}x{native[1]} ({why}): each scaled to {size[0]}x{size[1]} from its "
@@ -244,6 +252,10 @@ def train_format(classes: list[Path], root: Path) -> tuple[int, tuple[int, int]]
 def _gray_palette(image) -> bool:
     palette = np.asarray(image.getpalette() or [], np.uint8).reshape(-1, 3)
     return bool(len(palette)) and bool((palette == palette[:, :1]).all())
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _resample():
