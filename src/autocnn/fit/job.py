@@ -32,13 +32,14 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from autocnn import data, space
-from autocnn.data.resize import MAX_SIDE
+from autocnn.data.resize import MAX_SIDE, resize_images
 from autocnn.errors import ConfigError, RunError
 from autocnn.fit.budget import parse_duration
 from autocnn.fit.deliver import deliver, fit_summary
@@ -222,8 +223,7 @@ def _input_size(
         return fixed_size(hw, max(hw)), None  # nothing to choose: said nowhere
     else:
         probe_side = sides[-1]
-        small = data.load(f"resize:{probe_side}:{state['dataset']}", "train",
-                          data_dir=state["data_dir"])  # fmt: skip
+        small = _scaled(train_set, probe_side)
         probe = probe_speed(space.default_config(state["space"]), small, threads=1, steps=12)
         cpus = _cpus(state)
         choice = choose_size(
@@ -234,6 +234,16 @@ def _input_size(
     (h, w), (th, tw) = choice.original, choice.hw
     log(f"input size: {w}x{h} images, trained at {tw}x{th} ({choice.reason})")
     return choice, probe if probe is not None and choice.side == probe_side else None
+
+
+def _scaled(images: data.ImageSet, side: int) -> data.ImageSet:
+    """``images`` scaled in memory to a longer side of ``side``: for a speed probe (the pixels
+    differ a little from decoding the files at that size, the speed does not), so a folder of
+    photos is not read once more for it."""
+    import torch
+
+    hw = data.scaled_shape(images.input_shape[1:], side)
+    return dataclasses.replace(images, x=torch.from_numpy(resize_images(images.x.numpy(), hw)))
 
 
 def _plan(
