@@ -178,11 +178,12 @@ def read_as(
     where: Path,
     why: str,
     native: tuple[int, int] | None = None,
+    advice: str = "resize them yourself to control how",
 ) -> np.ndarray:
     """``files`` decoded as uint8 (N, C, H, W) with ``channels`` (1: grayscale, 3: RGB) and
     ``size`` (width, height); images of another size are resized, each in one step from its own
     size (as ``autocnn predict`` scales an image), with one warning that says how many are not
-    ``native`` (default: ``size``) and ``why`` that size."""
+    ``native`` (default: ``size``), ``why`` that size, and ``advice``."""
     mode = "L" if channels == 1 else "RGB"
     native = native or size
     x = np.empty((len(files), size[1], size[0], channels), np.uint8)
@@ -206,7 +207,7 @@ def read_as(
             f"not {native[0]}x{native[1]} ({why}): each scaled to {size[0]}x{size[1]} from its "
             "own size")  # fmt: skip
         warnings.warn(
-            f"{where}: {odd} of {len(files)} images {what}; resize them yourself to control how.",
+            f"{where}: {odd} of {len(files)} images {what}; {advice}.",
             DataWarning,
             stacklevel=3,
         )

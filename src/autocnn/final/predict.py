@@ -206,7 +206,16 @@ def read_images(
         if not files:
             raise DataError(f"{path}: no image files (PNG, JPEG, ...) in this folder")
         channels, height, width = input_shape
-        return read_as(files, channels, (width, height), path, "the model's input size")
+        # the filter resize: and fit scale training images with: a model fit trained on
+        # scaled photos sees the photos as it was trained on them
+        return read_as(
+            files,
+            channels,
+            (width, height),
+            path,
+            "the model's input size",
+            advice="scaled as fit and resize:SIDE: scale training images",
+        )
     arrays = read_npz(path)
     names = [k for k in ("x", "x_test", "images", "arr_0") if k in arrays]
     if not names and len(arrays) == 1:
