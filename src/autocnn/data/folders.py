@@ -36,7 +36,6 @@ Example:
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
+from autocnn.data.cpus import usable_cpus
 from autocnn.data.imageset import ImageSet
 from autocnn.data.resize import scaled_shape
 from autocnn.errors import DataError, DataWarning
@@ -200,7 +200,7 @@ def read_as(
 
     # Pillow decodes and scales without the GIL: one thread per CPU (the first error in file
     # order is raised, as in a loop)
-    with ThreadPoolExecutor(max_workers=_cpus()) as pool:
+    with ThreadPoolExecutor(max_workers=usable_cpus()) as pool:
         odd = sum(pool.map(decode, range(len(files))))
     if odd:
         what = f"resized to {size[0]}x{size[1]} ({why})" if native == size else (
@@ -253,10 +253,6 @@ def train_format(classes: list[Path], root: Path) -> tuple[int, tuple[int, int]]
 def _gray_palette(image) -> bool:
     palette = np.asarray(image.getpalette() or [], np.uint8).reshape(-1, 3)
     return bool(len(palette)) and bool((palette == palette[:, :1]).all())
-
-
-def _cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _resample():

@@ -38,11 +38,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from dataclasses import dataclass
 from time import monotonic
 from typing import Any
 
+from autocnn.data.cpus import usable_cpus
 from autocnn.optimize.incumbent import Scored, keep_reference_unless_beaten
 
 REFERENCE_ID = 0  # fit's searches start with the space's default
@@ -178,5 +178,4 @@ def describe_scores(losses: dict[Any, float | None]) -> str:
 
 def local_workers(threads: int) -> int:
     """Workers for a duel on this machine: two where its CPUs allow, else one."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return 2 if (cpus or 1) >= 2 * threads else 1
+    return 2 if usable_cpus() >= 2 * threads else 1

@@ -33,12 +33,12 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from autocnn import data, space
+from autocnn.data.cpus import usable_cpus
 from autocnn.data.resize import MAX_SIDE, resize_images
 from autocnn.errors import ConfigError, RunError
 from autocnn.fit.budget import parse_duration
@@ -268,7 +268,7 @@ def _cpus(state: dict) -> int:
     """CPUs the search may use: this machine's, or a Ray cluster's divided per trial."""
     options = state["backend"]
     if options["backend"] != "ray":
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        return usable_cpus()
     from autocnn.optimize.ray_backend import import_ray
 
     ray = import_ray()

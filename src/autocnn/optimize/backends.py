@@ -44,6 +44,7 @@ from multiprocessing.connection import wait as wait_for
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from autocnn.data.cpus import usable_cpus
 from autocnn.optimize.faults import evaluate_safely
 from autocnn.optimize.trial import CRASHED, FAILED, Result, Trial
 
@@ -275,8 +276,8 @@ class ProcessBackend:
     ``start_method``: ``"forkserver"``, ``"spawn"`` (or ``"fork"``, unsafe after torch started
     threads); ``None`` is :func:`default_start_method`.
 
-    Each worker sets ``torch.set_num_threads(max(1, os.cpu_count() // workers))`` so the
-    workers together use the machine's cores without oversubscribing them.
+    Each worker sets ``torch.set_num_threads(max(1, usable_cpus() // workers))`` so the
+    workers together use the CPUs this process may run on without oversubscribing them.
     """
 
     def __init__(
@@ -290,7 +291,7 @@ class ProcessBackend:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.objective = objective
-        self.threads = threads_per_worker or max(1, (os.cpu_count() or 1) // workers)
+        self.threads = threads_per_worker or max(1, usable_cpus() // workers)
         self._context = start_context(start_method)
         self._started = 0
         self._workers = [self._start_worker() for _ in range(workers)]
